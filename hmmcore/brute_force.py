@@ -1,0 +1,72 @@
+"""The exact oracle: enumerate all K^T hidden paths (only for tiny problems).
+
+Every identity of the E-step can be checked against these sums, which use nothing but the
+definition of the joint probability, Eq. (4), and Eq. (2) for the marginal likelihood.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .validation import check_log_likelihoods, check_startprob, check_transmat
+
+#: Refuse to enumerate more paths than this (K^T grows fast).
+MAX_PATHS = 3**12
+
+
+class BruteForce(NamedTuple):
+    """Exact quantities obtained by summing over every hidden path."""
+
+    paths: np.ndarray
+    """(K^T, T) every state sequence Q = (q_1, ..., q_T)."""
+    log_joint: np.ndarray
+    """(K^T,) log P(O, Q | lambda) of each path, Eq. (4)."""
+    log_likelihood: float
+    """log P(O | lambda) = log sum_Q P(O, Q | lambda), Eq. (2)."""
+    gamma: np.ndarray
+    """(T, K) P(q_t = i | O), summed over paths."""
+    xi: np.ndarray
+    """(T-1, K, K) P(q_t = i, q_{t+1} = j | O), summed over paths."""
+    xi_sum: np.ndarray
+    """(K, K) xi summed over t."""
+    best_path: np.ndarray
+    """(T,) the path with the largest joint probability."""
+    best_log_prob: float
+    """Its log P(O, Q | lambda)."""
+
+
+def joint_log_prob(path, startprob, transmat, log_b) -> float:
+    """Eq. (5): log pi_{q_1} + sum_t log A_{q_{t-1} q_t} + sum_t log b_{q_t}(O_t) for one path."""
+    path = np.asarray(path)
+    with np.errstate(divide="ignore"):
+        value = np.log(startprob[path[0]])
+        value += np.log(transmat[path[:-1], path[1:]]).sum()
+    return float(value + log_b[np.arange(len(path)), path].sum())
+
+
+def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
+    """Exact log-likelihood, posteriors and best path by summing over all K^T paths."""
+    log_b = check_log_likelihoods(log_b)
+    if log_b.ndim != 2:
+        raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
+    n_steps, n_states = log_b.shape
+    startprob = check_startprob(startprob, n_states)
+    transmat = check_transmat(transmat, n_states)
+    if n_states**n_steps > MAX_PATHS:
+        raise ValueError(f"enumerating K^T = {n_states}^{n_steps} paths is too many; keep K^T <= {MAX_PATHS}.")
+    paths = np.array(list(itertools.product(range(n_states), repeat=n_steps)), dtype=np.intp)
+    log_joint = np.array([joint_log_prob(path, startprob, transmat, log_b) for path in paths])
+    log_likelihood = float(logsumexp(log_joint))
+    posterior = np.exp(log_joint - log_likelihood)
+
+    gamma = np.zeros((n_steps, n_states))
+    xi = np.zeros((max(n_steps - 1, 0), n_states, n_states))
+    for path, weight in zip(paths, posterior):
+        gamma[np.arange(n_steps), path] += weight
+        xi[np.arange(n_steps - 1), path[:-1], path[1:]] += weight
+    best = int(np.argmax(log_joint))
+    return BruteForce(paths, log_joint, log_likelihood, gamma, xi, xi.sum(axis=0), paths[best], float(log_joint[best]))

@@ -1,0 +1,112 @@
+"""Market data and regime simulators.
+
+Real data: the S&P 500 daily OHLCV bars (1999-2018) that ship inside the ``arch`` package,
+loaded from the installed package (no network). Features, as in the source lesson: the
+close-to-close log return, the high-low range and the log change in volume.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+#: The lesson's univariate return regimes: name -> (mean, standard deviation) of daily returns.
+LESSON_REGIMES = {
+    "Bull Run": (0.0005, 0.010),
+    "Bear/Crash": (-0.0012, 0.022),
+    "Chop": (0.0, 0.015),
+}
+
+FEATURES = ("return", "range", "volume_change")
+
+
+def load_sp500() -> pd.DataFrame:
+    """Daily S&P 500 bars (Open, High, Low, Close, Adj Close, Volume) from ``arch.data.sp500``."""
+    try:
+        from arch.data import sp500
+    except ImportError as error:  # pragma: no cover - arch is a listed dependency
+        raise ImportError("load_sp500 needs the `arch` package: pip install arch") from error
+    return sp500.load()
+
+
+def market_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
+    """The three features of the lesson, one row per bar after the first.
+
+    * ``return``: log(Close_t / Close_{t-1});
+    * ``range``: (High_t - Low_t) / Close_t, the bar's high-low range as a fraction of price;
+    * ``volume_change``: log(Volume_t / Volume_{t-1}).
+    """
+    required = {"High", "Low", "Close", "Volume"}
+    missing = required - set(ohlcv.columns)
+    if missing:
+        raise ValueError(f"`ohlcv` lacks the column(s) {sorted(missing)}; it needs {sorted(required)}.")
+    prices = ohlcv[["High", "Low", "Close", "Volume"]].astype(float)
+    if (prices <= 0).any().any():
+        raise ValueError("`ohlcv` must have strictly positive High, Low, Close and Volume.")
+    features = pd.DataFrame(
+        {
+            "return": np.log(prices["Close"]).diff(),
+            "range": (prices["High"] - prices["Low"]) / prices["Close"],
+            "volume_change": np.log(prices["Volume"]).diff(),
+        },
+        index=ohlcv.index,
+    )
+    return features.iloc[1:]
+
+
+class RegimeSimulation(NamedTuple):
+    X: np.ndarray
+    """(n, 3) simulated features: return, range, volume change."""
+    states: np.ndarray
+    """(n,) hidden regime index into :data:`SIMULATED_REGIMES`."""
+
+
+#: Three-feature regimes for simulation. Returns follow the lesson; the range and volume
+#: figures are illustrative choices (wider ranges and bigger volume swings in a crash).
+SIMULATED_REGIMES = {
+    "Bull Run": {
+        "mean": [0.0005, 0.010, 0.00],
+        "std": [0.010, 0.003, 0.15],
+        "corr": [[1.0, -0.2, 0.3], [-0.2, 1.0, 0.2], [0.3, 0.2, 1.0]],
+    },
+    "Bear/Crash": {
+        "mean": [-0.0012, 0.025, 0.02],
+        "std": [0.022, 0.008, 0.25],
+        "corr": [[1.0, -0.5, -0.3], [-0.5, 1.0, 0.4], [-0.3, 0.4, 1.0]],
+    },
+    "Chop": {
+        "mean": [0.0, 0.015, 0.00],
+        "std": [0.015, 0.004, 0.20],
+        "corr": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.2], [0.0, 0.2, 1.0]],
+    },
+}
+
+#: Persistent regimes: expected durations 1 / (1 - A_ii) of 50, 20 and 33 days.
+SIMULATED_TRANSMAT = np.array([
+    [0.98, 0.005, 0.015],
+    [0.02, 0.95, 0.03],
+    [0.02, 0.01, 0.97],
+])
+
+
+def simulated_regime_params():
+    """(startprob, transmat, means, covars) of the three simulated regimes."""
+    means = np.array([regime["mean"] for regime in SIMULATED_REGIMES.values()], dtype=float)
+    covars = np.array([
+        np.outer(regime["std"], regime["std"]) * np.array(regime["corr"]) for regime in SIMULATED_REGIMES.values()
+    ])
+    startprob = np.full(len(SIMULATED_REGIMES), 1.0 / len(SIMULATED_REGIMES))
+    return startprob, SIMULATED_TRANSMAT.copy(), means, covars
+
+
+def simulate_regimes(n_samples: int, rng=None) -> RegimeSimulation:
+    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`."""
+    from .model import GaussianHMM
+
+    startprob, transmat, means, covars = simulated_regime_params()
+    model = GaussianHMM(n_components=len(startprob))
+    model.startprob_, model.transmat_, model.means_, model.covars_ = startprob, transmat, means, covars
+    X, states = model.sample(n_samples, random_state=np.random.default_rng(rng))
+    return RegimeSimulation(X, states)

@@ -1,0 +1,230 @@
+"""The EM loop (Baum-Welch): E-step, M-step, repeat; restarts advanced together.
+
+One EM iteration evaluates log P(O | lambda_old) in its E-step, then applies Eqs. (27), (28),
+(35) and (41). The loop stops when the gain in log-likelihood falls below ``tol``; a *decrease*
+beyond rounding is a bug in the model or the data (EM cannot decrease the likelihood, see the
+book's monotonicity theorem) and raises a :class:`LikelihoodDecreaseWarning` instead of being
+taken for convergence.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.cluster.vq import kmeans2
+
+from .emissions import _gaussian_log_density
+from .inference import _e_step_batch
+from .mstep import update_covars, update_covars_diag, update_means, update_startprob, update_transmat
+from .validation import (
+    check_covars,
+    check_lengths,
+    check_means,
+    check_n_components,
+    check_observations,
+    check_startprob,
+    check_transmat,
+)
+
+COVARIANCE_TYPES = ("full", "diag")
+
+#: A drop in log-likelihood larger than this fraction of max(1, |log-likelihood|) is not rounding.
+DECREASE_TOLERANCE = 1e-9
+
+
+class LikelihoodDecreaseWarning(RuntimeWarning):
+    """EM lowered the log-likelihood by more than rounding: something is wrong."""
+
+
+class HMMParams(NamedTuple):
+    """lambda = (pi, A, mu, Sigma); arrays may carry a leading axis of R parameter sets."""
+
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+
+
+class EMResult(NamedTuple):
+    """Outcome of :func:`fit_em` for one parameter set (or R of them along a leading axis)."""
+
+    params: HMMParams
+    """The fitted parameters."""
+    log_likelihoods: list
+    """log P(O | lambda) at each E-step, in order (a list of arrays for R sets)."""
+    converged: bool | np.ndarray
+    """True when the last gain was below ``tol``."""
+    n_iter: int | np.ndarray
+    """Number of E-steps performed."""
+
+
+def check_covariance_type(covariance_type: str) -> str:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"`covariance_type` must be one of {COVARIANCE_TYPES}; got {covariance_type!r}.")
+    return covariance_type
+
+
+def check_params(params: HMMParams, n_features: int) -> HMMParams:
+    """Validate a (possibly batched) parameter set against the data's dimension."""
+    means = check_means(params.means, n_features=n_features)
+    n_states = means.shape[-2]
+    return HMMParams(
+        check_startprob(params.startprob, n_states),
+        check_transmat(params.transmat, n_states),
+        means,
+        check_covars(params.covars, n_states, n_features),
+    )
+
+
+def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
+    ends = np.cumsum(lengths)
+    return [(int(end - length), int(end)) for length, end in zip(lengths, ends)]
+
+
+def expected_statistics(X, params: HMMParams, lengths: list[int]):
+    """E-step over every sequence for R parameter sets: (log-likelihood (R,), gamma (R,T,K), xi_sum (R,K,K))."""
+    log_b = _gaussian_log_density(X, params.means, params.covars)
+    n_sets, n_steps, n_states = log_b.shape
+    gamma = np.empty((n_sets, n_steps, n_states))
+    xi_sum = np.zeros((n_sets, n_states, n_states))
+    log_likelihood = np.zeros(n_sets)
+    for start, end in sequence_bounds(lengths):
+        posteriors = _e_step_batch(params.startprob, params.transmat, log_b[:, start:end])
+        gamma[:, start:end] = posteriors.gamma
+        xi_sum += posteriors.xi_sum
+        log_likelihood += posteriors.log_likelihood
+    return log_likelihood, gamma, xi_sum
+
+
+def maximization(X, gamma, xi_sum, lengths, previous: HMMParams, covariance_type="full", reg_covar=0.0) -> HMMParams:
+    """The M-step: Eqs. (28), (27), (35) and (41), each in its own function."""
+    update_covariances = update_covars if covariance_type == "full" else update_covars_diag
+    means = update_means(X, gamma, previous=previous.means)
+    return HMMParams(
+        startprob=update_startprob(gamma, lengths),
+        transmat=update_transmat(xi_sum, previous=previous.transmat),
+        means=means,
+        covars=update_covariances(X, gamma, means, previous=previous.covars, reg_covar=reg_covar),
+    )
+
+
+def _batched(params: HMMParams) -> tuple[HMMParams, bool]:
+    single = np.ndim(params.startprob) == 1
+    if single:
+        return HMMParams(*(np.asarray(value)[None] for value in params)), True
+    return params, False
+
+
+def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", reg_covar: float = 0.0):
+    """One EM iteration from ``params``: returns (new parameters, log P(O | params))."""
+    X = check_observations(X)
+    lengths = check_lengths(lengths, X.shape[0])
+    check_covariance_type(covariance_type)
+    params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
+    log_likelihood, gamma, xi_sum = expected_statistics(X, params, lengths)
+    new = maximization(X, gamma, xi_sum, lengths, params, covariance_type, reg_covar)
+    if single:
+        return HMMParams(*(value[0] for value in new)), float(log_likelihood[0])
+    return new, log_likelihood
+
+
+def _subset(params: HMMParams, index) -> HMMParams:
+    return HMMParams(*(value[index] for value in params))
+
+
+def fit_em(
+    X,
+    params: HMMParams,
+    lengths=None,
+    n_iter: int = 100,
+    tol: float = 1e-4,
+    covariance_type: str = "full",
+    reg_covar: float = 0.0,
+) -> EMResult:
+    """Run Baum-Welch from ``params`` until the log-likelihood gain is below ``tol``.
+
+    ``params`` may hold R parameter sets along a leading axis (restarts). They advance through
+    EM together, but each stops exactly when it would have stopped on its own: the results
+    equal R separate runs.
+    """
+    X = check_observations(X)
+    lengths = check_lengths(lengths, X.shape[0])
+    check_covariance_type(covariance_type)
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+        raise ValueError(f"`n_iter` must be a positive integer; got {n_iter!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"`tol` must be a finite number >= 0; got {tol!r}.")
+    if not np.isfinite(reg_covar) or reg_covar < 0:
+        raise ValueError(f"`reg_covar` must be a finite number >= 0; got {reg_covar!r}.")
+    params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
+    n_sets = params.startprob.shape[0]
+    current = HMMParams(*(np.array(value, dtype=np.float64) for value in params))
+    histories = [[] for _ in range(n_sets)]
+    converged = np.zeros(n_sets, dtype=bool)
+    active = np.ones(n_sets, dtype=bool)
+
+    for _ in range(n_iter):
+        index = np.flatnonzero(active)
+        if index.size == 0:
+            break
+        subset = _subset(current, index)
+        log_likelihood, gamma, xi_sum = expected_statistics(X, subset, lengths)
+        keep_going = np.ones(index.size, dtype=bool)
+        for position, r in enumerate(index):
+            history = histories[r]
+            history.append(float(log_likelihood[position]))
+            if len(history) < 2:
+                continue
+            gain = history[-1] - history[-2]
+            if gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])):
+                warnings.warn(
+                    f"EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
+                    f"(iteration {len(history)}, parameter set {r}); EM never does this in exact "
+                    "arithmetic, so the model or its regularisation is at fault.",
+                    LikelihoodDecreaseWarning,
+                    stacklevel=2,
+                )
+            elif gain < tol:
+                converged[r] = True
+                keep_going[position] = False
+        active[index[~keep_going]] = False
+        moving = np.flatnonzero(keep_going)
+        if moving.size == 0:
+            continue
+        updated = maximization(
+            X, gamma[moving], xi_sum[moving], lengths, _subset(subset, moving), covariance_type, reg_covar
+        )
+        for name, value in zip(HMMParams._fields, updated):
+            getattr(current, name)[index[moving]] = value
+
+    n_iters = np.array([len(history) for history in histories])
+    if single:
+        return EMResult(_subset(current, 0), histories[0], bool(converged[0]), int(n_iters[0]))
+    return EMResult(current, histories, converged, n_iters)
+
+
+def initial_params(X, n_components: int, rng, covariance_type: str = "full") -> HMMParams:
+    """A random starting point for EM.
+
+    Means: k-means++ centres (SciPy) seeded from ``rng``; covariances: the covariance of all the
+    data (its diagonal for ``"diag"``) for every state; start probabilities uniform; each row of
+    A drawn from a Dirichlet distribution leaning towards staying in the same state.
+    """
+    X = check_observations(X)
+    n_components = check_n_components(n_components)
+    check_covariance_type(covariance_type)
+    rng = np.random.default_rng(rng)
+    n_samples, n_features = X.shape
+    if n_samples < n_components:
+        raise ValueError(f"`X` has {n_samples} samples, fewer than `n_components` = {n_components}.")
+    centres, _ = kmeans2(X, n_components, minit="++", seed=rng)
+    spread = np.atleast_2d(np.cov(X, rowvar=False)) if n_samples > 1 else np.eye(n_features)
+    if covariance_type == "diag":
+        spread = np.diag(np.diag(spread))
+    floor = 1e-3 * max(float(np.trace(spread)) / n_features, np.finfo(float).tiny) * np.eye(n_features)
+    covars = np.repeat((spread + floor)[None], n_components, axis=0)
+    transmat = rng.dirichlet(np.ones(n_components), size=n_components) + n_components * np.eye(n_components)
+    transmat /= transmat.sum(axis=1, keepdims=True)
+    return HMMParams(np.full(n_components, 1.0 / n_components), transmat, centres, covars)

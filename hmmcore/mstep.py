@@ -1,0 +1,125 @@
+"""The M-step: one function per update equation of the book.
+
+Every function accepts the posteriors of one parameter set, or of R sets stacked along a
+leading axis (restarts advanced together).
+
+**Empty states.** A state whose expected occupancy ``N_k = sum_t gamma_t(k)`` is below
+:data:`EMPTY_STATE_OCCUPANCY` does not appear in the Q-function's terms for its own
+parameters, so every value of them maximises Q. We then keep its ``previous`` parameters
+(its mean, covariance and row of A): the choice that leaves EM's monotonicity intact and never
+divides by zero. Without ``previous`` such a state is an error, not a NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validation import check_lengths
+
+#: Expected occupancy below which a state counts as empty (see the module docstring).
+EMPTY_STATE_OCCUPANCY = 1e-10
+
+
+def _keep_previous(updated, previous, empty, what: str):
+    """Replace the rows of ``updated`` that belong to empty states by ``previous``."""
+    if not np.any(empty):
+        return updated
+    if previous is None:
+        states = np.argwhere(empty)[:, -1].tolist()
+        raise ValueError(
+            f"state(s) {states} have zero expected occupancy, so Eq. for the {what} is 0/0; "
+            f"pass `previous` (the current {what}) to keep them."
+        )
+    previous = np.broadcast_to(np.asarray(previous, dtype=np.float64), updated.shape)
+    return np.where(empty.reshape(empty.shape + (1,) * (updated.ndim - empty.ndim)), previous, updated)
+
+
+def update_startprob(gamma, lengths=None) -> np.ndarray:
+    r"""Eq. (28): :math:`\hat\pi_i = \gamma_1(i)`, averaged over the starts of the sequences.
+
+    ``gamma`` is (T, K) (or (R, T, K)); ``lengths`` splits T into sequences as in ``fit``.
+    """
+    gamma = np.asarray(gamma, dtype=np.float64)
+    lengths = check_lengths(lengths, gamma.shape[-2])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    first = gamma[..., starts, :].mean(axis=-2)
+    return first / first.sum(axis=-1, keepdims=True)
+
+
+def update_transmat(xi_sum, previous=None) -> np.ndarray:
+    r"""Eq. (27): :math:`\hat A_{ij} = \sum_t \xi_t(i,j) / \sum_t \gamma_t(i)`.
+
+    The denominator is the row sum of ``xi_sum`` (Eq. 22: summing xi over j gives gamma), taken
+    over the same time steps as the numerator, so every row of the result sums to 1.
+    """
+    xi_sum = np.asarray(xi_sum, dtype=np.float64)
+    row_totals = xi_sum.sum(axis=-1)
+    empty = row_totals < EMPTY_STATE_OCCUPANCY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        updated = xi_sum / row_totals[..., None]
+    return _keep_previous(updated, previous, empty, "transition row")
+
+
+def occupancy(gamma) -> np.ndarray:
+    r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state."""
+    return np.asarray(gamma, dtype=np.float64).sum(axis=-2)
+
+
+def update_means(X, gamma, previous=None) -> np.ndarray:
+    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, r_t / \sum_t \gamma_t(k)`."""
+    X = np.asarray(X, dtype=np.float64)
+    gamma = np.asarray(gamma, dtype=np.float64)
+    totals = occupancy(gamma)
+    empty = totals < EMPTY_STATE_OCCUPANCY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        updated = (np.swapaxes(gamma, -1, -2) @ X) / totals[..., None]
+    return _keep_previous(updated, previous, empty, "mean")
+
+
+def _weighted_scatter(X, gamma, means) -> np.ndarray:
+    r""":math:`\sum_t \gamma_t(k) (r_t-\mu_k)(r_t-\mu_k)^\top` for every k, shape (..., K, D, D)."""
+    n_states = gamma.shape[-1]
+    scatter = np.empty(means.shape[:-1] + (X.shape[-1], X.shape[-1]))
+    for k in range(n_states):
+        centred = X - means[..., k, None, :]
+        scatter[..., k, :, :] = np.swapaxes(gamma[..., k, None] * centred, -1, -2) @ centred
+    return scatter
+
+
+def update_covars(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
+    r"""Eq. (41): the gamma-weighted sample covariance of each state, full matrices.
+
+    .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(r_t-\hat\mu_k)(r_t-\hat\mu_k)^\top}{\sum_t\gamma_t(k)}
+              \; (+\ \texttt{reg\_covar}\cdot I)
+
+    ``means`` must be the *updated* means of Eq. (35). ``reg_covar`` adds ``reg_covar * I`` inside
+    the M-step (0 gives the plain maximum-likelihood update).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    gamma = np.asarray(gamma, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    totals = occupancy(gamma)
+    empty = totals < EMPTY_STATE_OCCUPANCY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        updated = _weighted_scatter(X, gamma, means) / totals[..., None, None]
+    updated = 0.5 * (updated + np.swapaxes(updated, -1, -2))
+    updated = updated + reg_covar * np.eye(X.shape[-1])
+    return _keep_previous(updated, previous, empty, "covariance")
+
+
+def update_covars_diag(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
+    r"""Eq. (41) restricted to diagonal covariances: per-feature weighted variances.
+
+    Maximising Q over diagonal matrices gives the diagonal of the full update; the result is
+    returned as (..., K, D, D) diagonal matrices so every other function sees one format.
+    """
+    full = update_covars(X, gamma, means, previous=previous, reg_covar=reg_covar)
+    return np.diagonal(full, axis1=-2, axis2=-1)[..., None] * np.eye(full.shape[-1])
+
+
+def regularize_covars(covars, reg_covar: float) -> np.ndarray:
+    r"""Post-hoc regularisation of the source system: :math:`\Sigma_k \leftarrow \Sigma_k + \lambda I`."""
+    covars = np.asarray(covars, dtype=np.float64)
+    if not np.isfinite(reg_covar) or reg_covar < 0:
+        raise ValueError(f"`reg_covar` must be a finite number >= 0; got {reg_covar!r}.")
+    return covars + reg_covar * np.eye(covars.shape[-1])
