@@ -22,6 +22,7 @@ from .data import (
     FEATURES,
     LESSON_REGIMES,
     SIMULATED_REGIMES,
+    SIMULATED_TRANSMAT,
     load_sp500,
     market_features,
     simulate_regimes,
@@ -46,7 +47,8 @@ from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
     "BruteForce", "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMParams",
-    "LESSON_REGIMES", "LikelihoodDecreaseWarning", "Posteriors", "SIMULATED_REGIMES", "ViterbiPath",
+    "LESSON_REGIMES", "LikelihoodDecreaseWarning", "Posteriors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
+    "ViterbiPath",
     "backward_reference", "e_step", "e_step_reference", "em_step", "enumerate_paths", "fit_em", "forward",
     "forward_reference", "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500",
     "log_likelihood", "market_features", "occupancy", "regularize_covars", "simulate_regimes",

@@ -1,0 +1,67 @@
+# Build the book, run the tests, run the benchmarks.
+# Every target that needs Python sets up .venv itself (see `setup`).
+
+PYTHON      ?= python3.11
+VENV        := .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.requirements.stamp
+CHROMIUM    := /usr/bin/chromium
+
+# One BLAS/OpenMP thread: notebook outputs and test results are stable across machines.
+THREADS_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# Quiet two harmless notices of the Jupyter stack (debugger / platformdirs migration).
+JUPYTER_ENV := PYDEVD_DISABLE_FILE_VALIDATION=1 JUPYTER_PLATFORM_DIRS=1
+
+# -W: every warning is an error; -n: nitpicky (missing references warn);
+# --keep-going: report all warnings before failing; --all: re-read every page so
+# warnings of unchanged pages are reported too (notebook execution stays cached).
+BOOK_FLAGS  ?= -W -n --keep-going --all
+
+.PHONY: setup python-deps browser book test bench pdf clean distclean
+
+setup: python-deps browser
+
+python-deps: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when requirements.txt or pyproject.toml changed.
+$(STAMP): requirements.txt $(wildcard pyproject.toml) | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Debian's chromium for the browser test; best effort (the test skips without it).
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: apt-get not available; $(CHROMIUM) missing, the browser test will be skipped"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	{ $$SUDO apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; } \
+	|| echo "note: could not install chromium; the browser test will be skipped"
+
+book: setup
+	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter-book build $(BOOK_FLAGS) .
+
+test: book
+	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/python -m pytest
+
+# Optional PDF via LaTeX (needs a TeX installation: see README). Not part of `test`.
+pdf: setup
+	@command -v latexmk >/dev/null && command -v xelatex >/dev/null || \
+	  { echo "make pdf needs latexmk and xelatex (see README, section PDF)"; exit 1; }
+	rm -rf _build/latex
+	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter-book build --builder pdflatex .
+	@echo "PDF: _build/latex/book.pdf"
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
