@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
-from .validation import check_log_likelihoods, check_startprob, check_transmat
+from .validation import check_single_hmm
 
 #: Refuse to enumerate more paths than this (K^T grows fast).
 MAX_PATHS = 3**12
@@ -50,12 +50,8 @@ def joint_log_prob(path, startprob, transmat, log_b) -> float:
 
 def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
     """Exact log-likelihood, posteriors and best path by summing over all K^T paths."""
-    log_b = check_log_likelihoods(log_b)
-    if log_b.ndim != 2:
-        raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
+    startprob, transmat, log_b = check_single_hmm(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
-    startprob = check_startprob(startprob, n_states)
-    transmat = check_transmat(transmat, n_states)
     if n_states**n_steps > MAX_PATHS:
         raise ValueError(f"enumerating K^T = {n_states}^{n_steps} paths is too many; keep K^T <= {MAX_PATHS}.")
     paths = np.array(list(itertools.product(range(n_states), repeat=n_steps)), dtype=np.intp)

@@ -101,6 +101,18 @@ def check_log_likelihoods(log_b, n_components: int | None = None, name: str = "l
     return log_b
 
 
+def check_single_hmm(startprob, transmat, log_b):
+    """One parameter set and one sequence: ``startprob`` (K,), ``transmat`` (K, K), ``log_b`` (T, K)."""
+    log_b = check_log_likelihoods(log_b)
+    if log_b.ndim != 2:
+        raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
+    startprob = check_startprob(startprob, log_b.shape[1])
+    transmat = check_transmat(transmat, log_b.shape[1])
+    if startprob.ndim != 1 or transmat.ndim != 2:
+        raise ValueError("this function takes one parameter set: `startprob` (K,) and `transmat` (K, K).")
+    return startprob, transmat, log_b
+
+
 def check_means(means, n_components: int | None = None, n_features: int | None = None, name: str = "means") -> np.ndarray:
     means = as_float_array(means, name)
     if means.ndim < 2:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .reference import impossible_observation
-from .validation import check_log_likelihoods, check_startprob, check_transmat
+from .validation import check_single_hmm
 
 
 class ViterbiPath(NamedTuple):
@@ -28,14 +28,8 @@ def viterbi(startprob, transmat, log_b) -> ViterbiPath:
 
     then ``q*_T = argmax delta_T`` and ``q*_{t-1} = psi_t(q*_t)`` backwards.
     """
-    log_b = check_log_likelihoods(log_b)
-    if log_b.ndim != 2:
-        raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
+    startprob, transmat, log_b = check_single_hmm(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
-    startprob = check_startprob(startprob, n_states)
-    transmat = check_transmat(transmat, n_states)
-    if startprob.ndim != 1 or transmat.ndim != 2:
-        raise ValueError("`viterbi` takes one parameter set: `startprob` (K,) and `transmat` (K, K).")
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)
         log_transmat = np.log(transmat)
