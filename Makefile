@@ -17,7 +17,7 @@ JUPYTER_ENV := PYDEVD_DISABLE_FILE_VALIDATION=1 JUPYTER_PLATFORM_DIRS=1
 # warnings of unchanged pages are reported too (notebook execution stays cached).
 BOOK_FLAGS  ?= -W -n --keep-going --all
 
-.PHONY: setup python-deps browser book test bench pdf clean distclean
+.PHONY: setup python-deps browser book test notebooks bench pdf clean distclean
 
 setup: python-deps browser
 
@@ -54,6 +54,18 @@ pdf: setup
 	rm -rf _build/latex
 	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter-book build --builder pdflatex .
 	@echo "PDF: _build/latex/book.pdf"
+
+# Saved ipywidgets state (random model ids, and myst-nb would load widget JavaScript from a
+# CDN for it) is not kept in the committed notebooks.
+export DROP_WIDGET_STATE := import sys, nbformat; p = sys.argv[1]; nb = nbformat.read(p, 4); nb.metadata.pop("widgets", None); nbformat.write(nb, p)
+
+# Re-execute every chapter in place (after a change to hmmcore or to a chapter), with the
+# same single-threaded numerics as the tests; commit the notebooks with their new outputs.
+notebooks: setup
+	for notebook in book/*.ipynb; do \
+	  $(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$notebook" || exit 1; \
+	  $(BIN)/python -c "$$DROP_WIDGET_STATE" "$$notebook" || exit 1; \
+	done
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

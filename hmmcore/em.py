@@ -86,15 +86,16 @@ def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
 def expected_statistics(X, params: HMMParams, lengths: list[int]):
     """E-step over every sequence for R parameter sets: (log-likelihood (R,), gamma (R,T,K), xi_sum (R,K,K))."""
     log_b = _gaussian_log_density(X, params.means, params.covars)
-    n_sets, n_steps, n_states = log_b.shape
-    gamma = np.empty((n_sets, n_steps, n_states))
+    n_sets, _, n_states = log_b.shape
+    gammas = []
     xi_sum = np.zeros((n_sets, n_states, n_states))
     log_likelihood = np.zeros(n_sets)
     for start, end in sequence_bounds(lengths):
         posteriors = _e_step_batch(params.startprob, params.transmat, log_b[:, start:end])
-        gamma[:, start:end] = posteriors.gamma
+        gammas.append(posteriors.gamma)
         xi_sum += posteriors.xi_sum
         log_likelihood += posteriors.log_likelihood
+    gamma = gammas[0] if len(gammas) == 1 else np.concatenate(gammas, axis=1)
     return log_likelihood, gamma, xi_sum
 
 
@@ -131,7 +132,12 @@ def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", r
 
 
 def _subset(params: HMMParams, index) -> HMMParams:
-    return HMMParams(*(value[index] for value in params))
+    return HMMParams(*(_take(value, index) for value in params))
+
+
+def _take(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``array[index]`` for sorted distinct indices (from ``np.flatnonzero``); no copy when all are taken."""
+    return array if index.size == array.shape[0] else array[index]
 
 
 def fit_em(
@@ -179,10 +185,14 @@ def fit_em(
                 continue
             gain = history[-1] - history[-2]
             if gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])):
+                cause = (
+                    "reg_covar > 0 makes the M-step a regularised update, not a likelihood maximiser"
+                    if reg_covar > 0
+                    else "exact EM never does this, so the model or the data is at fault"
+                )
                 warnings.warn(
                     f"EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
-                    f"(iteration {len(history)}, parameter set {r}); EM never does this in exact "
-                    "arithmetic, so the model or its regularisation is at fault.",
+                    f"(iteration {len(history)}, parameter set {r}): {cause}.",
                     LikelihoodDecreaseWarning,
                     stacklevel=2,
                 )
@@ -194,14 +204,14 @@ def fit_em(
         if moving.size == 0:
             continue
         updated = maximization(
-            X, gamma[moving], xi_sum[moving], lengths, _subset(subset, moving), covariance_type, reg_covar
+            X, _take(gamma, moving), _take(xi_sum, moving), lengths, _subset(subset, moving), covariance_type, reg_covar
         )
         for name, value in zip(HMMParams._fields, updated):
             getattr(current, name)[index[moving]] = value
 
     n_iters = np.array([len(history) for history in histories])
     if single:
-        return EMResult(_subset(current, 0), histories[0], bool(converged[0]), int(n_iters[0]))
+        return EMResult(HMMParams(*(value[0] for value in current)), histories[0], bool(converged[0]), int(n_iters[0]))
     return EMResult(current, histories, converged, n_iters)
 
 

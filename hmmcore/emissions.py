@@ -29,8 +29,10 @@ def gaussian_log_density(X, means, covars) -> np.ndarray:
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \tfrac12\log|\Sigma_k|
                         - \tfrac12 (x_t-\mu_k)^\top \Sigma_k^{-1} (x_t-\mu_k)
 
-    With ``Sigma_k = L L^T`` the quadratic form is ``||L^{-1}(x_t - mu_k)||^2``, computed by a
-    triangular solve (no inverse is formed) and ``log|Sigma_k| = 2 sum log diag L``.
+    With ``Sigma_k = L L^T`` the quadratic form is ``||L^{-1} x_t - L^{-1} mu_k||^2`` and
+    ``log|Sigma_k| = 2 sum log diag L``. The D x D matrices ``L^{-1}`` come from a triangular solve
+    of the identity (no covariance matrix is inverted); then all K (or R K) whitenings of the
+    data are one matrix product.
 
     Parameters
     ----------
@@ -53,13 +55,24 @@ def _gaussian_log_density(X: np.ndarray, means: np.ndarray, covars: np.ndarray) 
     """Eq. (29) on already-validated arrays; leading axes of ``means``/``covars`` are kept."""
     batch_shape = means.shape[:-2]
     n_components, n_features = means.shape[-2:]
-    flat_means = means.reshape(-1, n_features)
+    n_steps = X.shape[0]
     factors = cholesky_factors(covars).reshape(-1, n_features, n_features)
-    out = np.empty((flat_means.shape[0], X.shape[0]))
-    for index, (mean, factor) in enumerate(zip(flat_means, factors)):
-        whitened = solve_triangular(factor, (X - mean).T, lower=True, check_finite=False)
-        mahalanobis = np.einsum("dt,dt->t", whitened, whitened)
-        log_det = 2.0 * np.log(np.diagonal(factor)).sum()
-        out[index] = -0.5 * (n_features * np.log(2.0 * np.pi) + log_det + mahalanobis)
-    out = out.reshape(*batch_shape, n_components, X.shape[0])
-    return np.swapaxes(out, -1, -2)
+    identity = np.eye(n_features)
+    whitening = np.stack([solve_triangular(factor, identity, lower=True, check_finite=False) for factor in factors])
+    # whitened[c, d, t] = (L_c^{-1} x_t)_d - (L_c^{-1} mu_c)_d for every component c
+    whitened = whitening.reshape(-1, n_features) @ X.T
+    whitened -= (whitening @ means.reshape(-1, n_features, 1)).reshape(-1, 1)
+    whitened *= whitened
+    whitened = whitened.reshape(-1, n_features, n_steps)
+    mahalanobis = whitened[:, 0]
+    for feature in range(1, n_features):
+        mahalanobis += whitened[:, feature]
+    log_det = 2.0 * np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    mahalanobis *= -0.5
+    out = np.empty(batch_shape + (n_steps, n_components))
+    np.add(
+        mahalanobis.reshape(batch_shape + (n_components, n_steps)),
+        (-0.5 * (n_features * np.log(2.0 * np.pi) + log_det)).reshape(batch_shape + (n_components, 1)),
+        out=np.swapaxes(out, -1, -2),
+    )
+    return out

@@ -2,11 +2,15 @@
 
 The forward recursion is a product of K x K matrices, ``alpha_t^T = pi^T diag(b_1) M_2 ... M_t``
 with ``M_t = A diag(b_t)``; the backward recursion is the same product read from the right. We cut
-time into blocks of about sqrt(T) steps, form the running products inside *all* blocks at once
-(one vectorised step per position in a block), carry the state across block boundaries (one step
-per block), and then read every alpha_t off its block's running product. Python loops therefore
-run about 2 sqrt(T) times instead of T. Every running product is renormalised at each step with
-its logarithm carried separately, so nothing under- or overflows.
+time into blocks of about sqrt(T) steps and make three passes: the product of each block's
+matrices, for all blocks at once (one vectorised step per position in a block); the vector
+entering each block (one step per block); and the recursion alpha_hat_t = normalised
+(alpha_hat_{t-1} A) * b_t inside all blocks at once, started from those vectors. Python loops
+therefore run about 3 sqrt(T) times instead of T. The vectors are normalised at every step, the
+block products every few steps, so nothing under- or overflows.
+
+The states sit on the last, short axis of every array; numpy is slow when an operation's inner
+loop is that short, hence the helpers below that keep inner loops long.
 
 The results equal the literal recursions of :mod:`hmmcore.reference` (same scaled quantities,
 see there); when a block product loses all its mass (possible only when some transition
@@ -27,6 +31,33 @@ from .reference import Forward, Posteriors, e_step_reference, forward_reference,
 from .validation import check_log_likelihoods, check_startprob, check_transmat
 
 
+def _sums_repeated(array: np.ndarray) -> np.ndarray:
+    """The sum over the last (short) axis, repeated along it: dividing by this is an elementwise
+    operation with a long inner loop, much faster than broadcasting a (..., 1) array."""
+    return array @ np.ones((array.shape[-1], array.shape[-1]))
+
+
+def _max_last(array: np.ndarray) -> np.ndarray:
+    """Maximum over the last (short) axis, as K - 1 elementwise maxima."""
+    result = array[..., 0].copy()
+    for k in range(1, array.shape[-1]):
+        np.maximum(result, array[..., k], out=result)
+    return result
+
+
+def _rows(array: np.ndarray) -> np.ndarray:
+    """View the last axis as one opaque item, so that a transposing copy moves K numbers at a time."""
+    return array.view(np.dtype((np.void, array.shape[-1] * array.itemsize)))[..., 0]
+
+
+def _reversed_in_time(array: np.ndarray) -> np.ndarray:
+    """A contiguous copy of (R, T, K) ``array`` with t -> T-1-t (elementwise work on a reversed
+    view is slow: its inner loops are only K long)."""
+    result = np.empty(array.shape)
+    _rows(result)[...] = _rows(array)[:, ::-1]
+    return result
+
+
 def block_length(n_steps: int) -> int:
     """Steps per block: about sqrt(T), balancing in-block steps against block-boundary steps."""
     return max(1, math.isqrt(n_steps))
@@ -41,89 +72,102 @@ class ScanResult(NamedTuple):
     """(R,) False where a running product lost all its mass."""
 
 
-#: Running products are renormalised every this many steps (more often is slower; far less
-#: often could underflow when transition probabilities are tiny).
+#: Block products are renormalised every this many steps (more often is slower; far less often
+#: could underflow when transition probabilities are tiny).
 RENORMALISE_EVERY = 8
 
 
-def _blocked_scan(initial: np.ndarray, step: np.ndarray, weights: np.ndarray, scale_after: bool):
-    """Normalised row-vector products ``v_t = v_{t-1} M_t`` for every t, all blocks at once.
+def _by_position(weights: np.ndarray, length: int, n_blocks: int) -> np.ndarray:
+    """(R, T, K) -> (length, R, n_blocks, K): ``result[l, r, b] = weights[r, b * length + l]``, padded with ones."""
+    n_sets, n_steps, n_states = weights.shape
+    weights = np.ascontiguousarray(weights)
+    result = np.empty((length, n_sets, n_blocks, n_states))
+    full = n_steps // length
+    in_full_blocks = _rows(weights[:, : full * length]).reshape(n_sets, full, length)
+    _rows(result[:, :, :full])[...] = in_full_blocks.transpose(2, 0, 1)
+    if full < n_blocks:
+        rest = n_steps - full * length
+        _rows(result[:rest, :, full])[...] = _rows(weights[:, full * length :]).transpose(1, 0)
+        result[rest:, :, full] = 1.0
+    return result
 
-    ``v_0 = initial * weights[0]``; for t >= 1, ``M_t = step @ diag(weights[t])`` when
-    ``scale_after`` (forward) or ``diag(weights[t]) @ step`` otherwise (backward, reversed time).
 
-    Returns ``(states, log_increments, ok)``: ``states[:, t]`` is ``v_t`` divided by its sum,
-    ``log_increments[:, t] = log(sum v_t / sum v_{t-1})`` (with ``sum v_{-1} = sum initial = 1``),
-    and ``ok[r]`` is False where a product lost all its mass (the caller then falls back).
+def _block_products(step: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``product[r, i, b, j]``: (row i, column j) of prod_l step diag(weights_l) over block b, up to a factor.
+
+    Block 0 starts with diag(weights_0) instead (the initial vector carries no transition). Only
+    the running product is kept: the scan needs just the block totals from here.
+    """
+    n_states = step.shape[-1]
+    step = step[:, None]
+    product = step[:, 0, :, None, :] * weights[0][:, None]
+    product[:, :, 0, :] = np.eye(n_states) * weights[0, :, 0, None, :]
+    spare = np.empty_like(product)
+    for position in range(1, weights.shape[0]):
+        np.matmul(product, step, out=spare)
+        spare *= weights[position][:, None]
+        product, spare = spare, product
+        if position % RENORMALISE_EVERY == 0:
+            product /= sum(_sums_repeated(product[:, row]) for row in range(n_states))[:, None]
+    return product
+
+
+def _blocked_scan(initial: np.ndarray, step: np.ndarray, weights: np.ndarray) -> ScanResult:
+    """Normalised row-vector products ``v_t = v_{t-1} step diag(weights_t)`` for every t, all blocks at once.
+
+    ``v_0 = initial * weights_0``. Inputs are (R, K), (R, K, K) and (R, T, K). Three passes:
+    the product of each block's matrices (one vectorised step per position in a block), the
+    vector entering each block (one step per block), then the vector recursion inside all blocks
+    at once, renormalised at every step like Rabiner's alpha_hat.
     """
     n_sets, n_steps, n_states = weights.shape
     length = block_length(n_steps)
     n_blocks = -(-n_steps // length)
-    padding = n_blocks * length - n_steps
-    if padding:
-        weights = np.concatenate([weights, np.ones((n_sets, padding, n_states))], axis=1)
-    # Position-major layout: products[:, l] holds the running product of every block at position l.
-    weights = np.ascontiguousarray(weights.reshape(n_sets, n_blocks, length, n_states).swapaxes(1, 2))
-    products = np.empty((n_sets, length, n_blocks, n_states, n_states))
-    log_norms = np.zeros((n_sets, length, n_blocks))
-
-    first = products[:, 0]
-    if scale_after:
-        np.multiply(step[:, None], weights[:, 0, :, None, :], out=first)
-    else:
-        np.multiply(weights[:, 0, :, :, None], step[:, None], out=first)
-    first[:, 0] = weights[:, 0, 0, :, None] * np.eye(n_states)
-    rows = (n_sets, n_blocks * n_states, n_states)
+    weights = _by_position(weights, length, n_blocks)
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        for position in range(1, length):
-            previous = products[:, position - 1]
-            current = products[:, position]
-            scale = weights[:, position, :, None, :]
-            if scale_after:
-                np.matmul(previous.reshape(rows), step, out=current.reshape(rows))
-                current *= scale
-            else:
-                np.matmul((previous * scale).reshape(rows), step, out=current.reshape(rows))
-            log_norms[:, position] = log_norms[:, position - 1]
-            if position % RENORMALISE_EVERY == 0:
-                norm = current.sum(axis=(-2, -1))
-                current /= norm[..., None, None]
-                log_norms[:, position] += np.log(norm)
-
-        entering = np.empty((n_sets, n_blocks, 1, n_states))
+        product = _block_products(step, weights)
+        entering = np.empty((n_sets, n_blocks, n_states))
         vector = initial[:, None, :]
-        last = products[:, -1]
         for block in range(n_blocks):
-            entering[:, block] = vector
-            vector = vector @ last[:, block]
-            vector /= vector.sum(axis=-1, keepdims=True)
+            entering[:, block] = vector[:, 0]
+            vector = vector @ product[:, :, block, :]
+            vector /= _sums_repeated(vector)
 
-        # states[r, b, l] = entering[r, b] @ products[r, l, b]
-        states = (entering[:, None] @ products)[..., 0, :]
-        totals = states.sum(axis=-1)
-        states /= totals[..., None]
-        cumulative = np.log(totals) + log_norms
-        log_increments = np.diff(cumulative, axis=1, prepend=0.0)
-    states = states.swapaxes(1, 2).reshape(n_sets, -1, n_states)[:, :n_steps]
-    log_increments = log_increments.swapaxes(1, 2).reshape(n_sets, -1)[:, :n_steps]
-    ok = np.all(np.isfinite(log_increments), axis=1) & np.all(np.isfinite(states), axis=(1, 2))
+        # The weights are overwritten by the states: states[l, r, b] = v at position l of block b,
+        # divided by its sum; totals[r, b, l] = that sum (time order).
+        states = weights
+        totals = np.empty((n_sets, n_blocks, length))
+        predicted = entering @ step
+        predicted[:, 0] = initial
+        for position in range(length):
+            current = states[position]
+            current *= predicted
+            total = _sums_repeated(current)
+            totals[:, :, position] = total[..., 0]
+            current /= total
+            predicted = current @ step
+        log_increments = np.log(totals, out=totals).reshape(n_sets, -1)[:, :n_steps]
+    result = np.empty((n_sets, n_blocks * length, n_states))
+    _rows(result).reshape(n_sets, n_blocks, length)[...] = _rows(states).transpose(1, 2, 0)
+    # A finite log-increment implies a finite state (it is the logarithm of the state's sum).
+    ok = np.all(np.isfinite(log_increments), axis=1)
+    states = result[:, :n_steps]
     return ScanResult(states, log_increments, ok)
 
 
-def _shifted_emissions(log_b: np.ndarray):
-    """``b_t(k) / max_k b_t(k)`` and the shift ``m_t = max_k log b_t(k)``."""
-    shift = log_b.max(axis=-1)
+def _shifted_emissions(log_b: np.ndarray, out: np.ndarray | None = None):
+    """``b_t(k) / max_k b_t(k)`` (written into ``out`` if given) and the shift ``m_t = max_k log b_t(k)``."""
+    shift = _max_last(log_b)
     bad = ~np.isfinite(shift)
     if np.any(bad):
         raise impossible_observation(int(np.argwhere(bad)[0][-1]))
-    return np.exp(log_b - shift[..., None]), shift
+    return np.exp(np.subtract(log_b, shift[..., None], out=out), out=out), shift
 
 
-def _forward_batch(startprob, transmat, log_b, emissions=None, shift=None) -> Forward:
+def _forward_batch(startprob, transmat, log_b) -> Forward:
     """Scaled forward pass for R parameter sets: inputs (R, K), (R, K, K), (R, T, K)."""
-    if emissions is None:
-        emissions, shift = _shifted_emissions(log_b)
-    alpha_hat, log_scale, ok = _blocked_scan(startprob, transmat, emissions, scale_after=True)
+    emissions, shift = _shifted_emissions(log_b)
+    alpha_hat, log_scale, ok = _blocked_scan(startprob, transmat, emissions)
     log_scale = log_scale + shift
     for r in np.flatnonzero(~ok):
         alpha_hat[r], log_scale[r], _ = forward_reference(startprob[r], transmat[r], log_b[r])
@@ -131,36 +175,52 @@ def _forward_batch(startprob, transmat, log_b, emissions=None, shift=None) -> Fo
 
 
 def _e_step_batch(startprob, transmat, log_b, return_xi: bool = False) -> Posteriors:
-    """Eqs. (17) and (21) for R parameter sets at once: inputs (R, K), (R, K, K), (R, T, K)."""
-    n_sets, n_steps, n_states = log_b.shape
-    emissions, shift = _shifted_emissions(log_b)
-    alpha_hat, log_scale, log_likelihood = _forward_batch(startprob, transmat, log_b, emissions, shift)
+    """Eqs. (17) and (21) for R parameter sets at once: inputs (R, K), (R, K, K), (R, T, K).
 
-    # beta_t is proportional to u_{T-1-t}, with u_0 = 1 and u_s = u_{s-1} diag(b_{T-s}) A^T.
-    reversed_weights = np.concatenate([np.ones((n_sets, 1, n_states)), emissions[:, :0:-1]], axis=1)
-    uniform = np.full((n_sets, n_states), 1.0 / n_states)
-    beta_tilde, _, ok_backward = _blocked_scan(uniform, np.swapaxes(transmat, 1, 2), reversed_weights, scale_after=False)
-    beta_tilde = beta_tilde[:, ::-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    The backward pass does not need the forward one: ``beta_t`` is needed only up to a factor
+    per t, because Rabiner's scaling is recovered at the end from ``sum_i alpha_hat_t(i)
+    beta_hat_t(i) = 1``. Written in reversed time s = T-1-t, ``beta_t^T = v_s A^T`` where
+    ``v_0 = 1`` and ``v_s = v_{s-1} A^T diag(b_{T-s})``: the same scan as the forward pass
+    with A^T in place of A. So both passes run as one scan over 2R parameter sets.
+    """
+    n_sets, n_steps, n_states = log_b.shape
+    weights = np.empty((2 * n_sets, n_steps, n_states))
+    emissions = weights[:n_sets]
+    _, shift = _shifted_emissions(log_b, out=emissions)
+    weights[n_sets:, 0] = 1.0
+    _rows(weights[n_sets:, 1:])[...] = _rows(emissions)[:, :0:-1]
+    transposed = np.swapaxes(transmat, 1, 2)
+    both = _blocked_scan(
+        np.concatenate([startprob, np.ones_like(startprob)]), np.concatenate([transmat, transposed]), weights
+    )
+    alpha_hat, beta_tilde = both.states[:n_sets], _reversed_in_time(both.states[n_sets:]) @ transposed
+    log_scale = both.log_increments[:n_sets] + shift
+    ok = both.ok[:n_sets] & both.ok[n_sets:]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # Rabiner's scaling makes sum_i alpha_hat_t(i) beta_hat_t(i) = 1 exactly.
-        beta_hat = beta_tilde / np.einsum("rtk,rtk->rt", alpha_hat, beta_tilde)[..., None]
-        gamma = alpha_hat * beta_hat
-        gamma /= gamma.sum(axis=-1, keepdims=True)
-        future = emissions[:, 1:] * beta_hat[:, 1:]
-        denominators = np.einsum("rti,rti->rt", alpha_hat[:, :-1] @ transmat, future)
-        weighted_past = alpha_hat[:, :-1] / denominators[..., None]
-        xi_sum = transmat * (np.swapaxes(weighted_past, 1, 2) @ future)
+        gamma = alpha_hat * beta_tilde
+        norm = _sums_repeated(gamma)
+        gamma /= norm
+        beta_hat = np.divide(beta_tilde, norm, out=beta_tilde)
+        # xi_t(i, j) = alpha_hat_t(i) A_ij future_t(j) with future_t(j) = b_j(O_t+1) beta_hat_t+1(j) / c_t+1
+        # in shifted units (written over `norm`, no longer needed).
+        future = np.multiply(emissions[:, 1:], beta_hat[:, 1:], out=norm[:, 1:])
+        future *= np.exp(-both.log_increments[:n_sets, 1:])[..., None]
+        xi_sum = transmat * (np.swapaxes(alpha_hat[:, :-1], 1, 2) @ future)
     xi = None
     if return_xi:
-        xi = weighted_past[:, :, :, None] * transmat[:, None] * future[:, :, None, :]
+        xi = alpha_hat[:, :-1, :, None] * transmat[:, None] * future[:, :, None, :]
 
-    usable = ok_backward & np.all(np.isfinite(gamma), axis=(1, 2)) & np.all(np.isfinite(xi_sum), axis=(1, 2))
+    # a NaN anywhere in gamma shows in its sum over time
+    usable = ok & np.all(np.isfinite(np.ones(n_steps) @ gamma), axis=1) & np.all(np.isfinite(xi_sum), axis=(1, 2))
     for r in np.flatnonzero(~usable):
         exact = e_step_reference(startprob[r], transmat[r], log_b[r], return_xi=return_xi)
-        gamma[r], xi_sum[r], beta_hat[r] = exact.gamma, exact.xi_sum, exact.beta_hat
+        alpha_hat[r], log_scale[r], gamma[r], xi_sum[r], beta_hat[r] = (
+            exact.alpha_hat, exact.log_scale, exact.gamma, exact.xi_sum, exact.beta_hat
+        )
         if return_xi:
             xi[r] = exact.xi
-    return Posteriors(log_likelihood, gamma, xi_sum, xi, alpha_hat, beta_hat, log_scale)
+    return Posteriors(log_scale.sum(axis=1), gamma, xi_sum, xi, alpha_hat, beta_hat, log_scale)
 
 
 def _as_batch(startprob, transmat, log_b):

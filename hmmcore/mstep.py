@@ -62,7 +62,8 @@ def update_transmat(xi_sum, previous=None) -> np.ndarray:
 
 def occupancy(gamma) -> np.ndarray:
     r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state."""
-    return np.asarray(gamma, dtype=np.float64).sum(axis=-2)
+    gamma = np.asarray(gamma, dtype=np.float64)
+    return np.ones(gamma.shape[-2]) @ gamma  # a vector-matrix product: faster than sum(axis=-2)
 
 
 def update_means(X, gamma, previous=None) -> np.ndarray:
@@ -77,13 +78,25 @@ def update_means(X, gamma, previous=None) -> np.ndarray:
 
 
 def _weighted_scatter(X, gamma, means) -> np.ndarray:
-    r""":math:`\sum_t \gamma_t(k) (r_t-\mu_k)(r_t-\mu_k)^\top` for every k, shape (..., K, D, D)."""
-    n_states = gamma.shape[-1]
-    scatter = np.empty(means.shape[:-1] + (X.shape[-1], X.shape[-1]))
-    for k in range(n_states):
-        centred = X - means[..., k, None, :]
-        scatter[..., k, :, :] = np.swapaxes(gamma[..., k, None] * centred, -1, -2) @ centred
-    return scatter
+    r""":math:`\sum_t \gamma_t(k) (r_t-\mu_k)(r_t-\mu_k)^\top` for every k, shape (..., K, D, D).
+
+    Expanded about the data mean :math:`\bar r` (exact for any :math:`\mu_k`), so all the sums
+    over t are matrix products: with :math:`y_t = r_t - \bar r` and :math:`d_k = \mu_k - \bar r`,
+    :math:`\sum_t \gamma_t(k) y_t y_t^\top - s_k d_k^\top - d_k s_k^\top + N_k d_k d_k^\top`
+    where :math:`s_k = \sum_t \gamma_t(k) y_t`. Rounding grows only for a mean many of its
+    state's standard deviations away from :math:`\bar r`.
+    """
+    n_features = X.shape[-1]
+    centre = X.mean(axis=0)
+    centred = X - centre
+    outer = (centred[:, :, None] * centred[:, None, :]).reshape(-1, n_features * n_features)
+    weights = np.swapaxes(gamma, -1, -2)
+    second = (weights @ outer).reshape(weights.shape[:-1] + (n_features, n_features))
+    first = weights @ centred
+    offset = means - centre
+    cross = first[..., :, None] * offset[..., None, :]
+    spread = occupancy(gamma)[..., None, None] * (offset[..., :, None] * offset[..., None, :])
+    return second - cross - np.swapaxes(cross, -1, -2) + spread
 
 
 def update_covars(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:

@@ -82,3 +82,11 @@ def test_no_memory_addresses_in_outputs(path):
         "every run and breaks strict nbval. End plotting cells with plt.show() (or `;`), "
         "or tag the cell nbval-ignore-output."
     )
+
+
+@pytest.mark.parametrize("path", PARAMS)
+def test_no_saved_widget_state(path):
+    assert "widgets" not in read_notebook(path).metadata, (
+        f"{rel(path)}: saved ipywidgets state (random model ids; myst-nb would load widget "
+        "JavaScript from a CDN for it). Re-save with `make notebooks`, which drops it."
+    )
