@@ -3,7 +3,8 @@
 A user of hmmlearn can switch by changing the import: the constructor stores
 hyper-parameters, ``fit`` returns ``self``, and the learned parameters are ``startprob_``,
 ``transmat_``, ``means_`` and ``covars_`` (always full (K, D, D) matrices, as hmmlearn
-returns them). They are settable, so a model can be evaluated at given parameters.
+returns them). They are settable, so a model can be evaluated at given parameters; a diagonal
+model also accepts ``covars_`` as (K, D) variances, as hmmlearn's setter does.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class GaussianHMM:
         missing = [name for name in ("startprob_", "transmat_", "means_", "covars_") if not hasattr(self, name)]
         if missing:
             raise ValueError(f"this GaussianHMM has no {', '.join(missing)}: call `fit` or set them first.")
-        params = check_params(HMMParams(self.startprob_, self.transmat_, self.means_, self.covars_), n_features)
+        covars = np.asarray(self.covars_, dtype=np.float64)
+        if self.covariance_type == "diag" and covars.ndim == 2:
+            covars = covars[..., None] * np.eye(covars.shape[-1])  # hmmlearn's (K, D) variances
+        params = check_params(HMMParams(self.startprob_, self.transmat_, self.means_, covars), n_features)
         if params.means.ndim != 2:
             raise ValueError(f"`means_` must have shape (K, D); got shape {params.means.shape}.")
         if params.means.shape[0] != self.n_components:

@@ -90,3 +90,14 @@ def test_parameter_count_and_information_criteria():
 def test_unfitted_model_says_what_is_missing():
     with pytest.raises(ValueError, match="call `fit`"):
         hmmcore.GaussianHMM(2).score(np.zeros((5, 1)))
+
+
+def test_diagonal_model_accepts_variances_as_hmmlearn_does(rng):
+    startprob, transmat, means, covars = hmmcore.simulated_regime_params()
+    variances = np.diagonal(covars, axis1=1, axis2=2)
+    as_matrices = hmmcore.GaussianHMM(3, covariance_type="diag")
+    as_vectors = hmmcore.GaussianHMM(3, covariance_type="diag")
+    for model, value in ((as_matrices, variances[..., None] * np.eye(3)), (as_vectors, variances)):
+        model.startprob_, model.transmat_, model.means_, model.covars_ = startprob, transmat, means, value
+    X, _ = as_matrices.sample(200, random_state=rng)
+    np.testing.assert_array_equal(as_vectors.score(X), as_matrices.score(X))
