@@ -298,38 +298,45 @@ def test_screenshot_of_a_chapter(site):
     assert SCREENSHOT.stat().st_size > 10_000, "screenshot suspiciously small"
 
 
+def _move_slider(page, slider) -> None:
+    """Move a range input with the keyboard (End, or Home if it already sits at its maximum)."""
+    value = slider.input_value()
+    slider.focus()
+    page.keyboard.press("End")
+    if slider.input_value() == value:
+        page.keyboard.press("Home")
+    assert slider.input_value() != value, "the slider did not move"
+
+
+def _readout_after(page, readout, before: str) -> str:
+    try:
+        page.wait_for_function("([el, old]) => el.textContent !== old", arg=[readout.element_handle(), before], timeout=5_000)
+    except PlaywrightTimeoutError:
+        pass  # reported by the caller's assertion
+    return readout.inner_text()
+
+
 def test_gaussian_widget_responds(site):
+    """Chapter 7's self-contained widget: moving sigma changes the peak height, moving mu moves the peak."""
     pages = [p for p in PAGES if "data-gaussian-widget" in (HTML / p).read_text(encoding="utf-8")]
-    if not pages:
-        pytest.skip("no page contains a [data-gaussian-widget] element yet (chapter 7)")
+    assert pages, "no page contains the [data-gaussian-widget] of chapter 7"
     for page_rel in pages:
         page, js_errors = _open(site, page_rel)
         try:
             page.evaluate(_WAIT_MATHJAX)
             widget = page.locator("[data-gaussian-widget]").first
-            slider = widget.locator('input[type="range"][data-param="mu"]')
-            if slider.count() == 0:
-                slider = widget.locator('input[type="range"]')
-            assert slider.count() > 0, f"{page_rel}: the widget has no range input (mu slider)"
-            slider = slider.first
-            readout = widget.locator('[data-readout="peak"]')
-            assert readout.count() > 0, f"{page_rel}: the widget has no [data-readout=peak]"
-            before, value = readout.first.inner_text(), slider.input_value()
-            slider.focus()
-            page.keyboard.press("End")
-            if slider.input_value() == value:  # it was already at its maximum
-                page.keyboard.press("Home")
-            assert slider.input_value() != value, f"{page_rel}: the mu slider did not move"
-            try:
-                page.wait_for_function(
-                    "([el, old]) => el.textContent !== old",
-                    arg=[readout.first.element_handle(), before],
-                    timeout=5_000,
-                )
-            except PlaywrightTimeoutError:
-                pass  # reported by the assertion below
-            after = readout.first.inner_text()
+            peak = widget.locator('[data-readout="peak"]').first
+            within = [widget.locator(f'[data-readout="p{k}"]').first.inner_text() for k in (1, 2, 3)]
+            assert within == ["68.27 %", "95.45 %", "99.73 %"], f"{page_rel}: P(within 1, 2, 3 sigma) reads {within}"
+            readouts = {}
+            for name in ("sigma", "mu"):
+                before = peak.inner_text()
+                _move_slider(page, widget.locator(f'input[type="range"][data-param="{name}"]').first)
+                readouts[name] = (before, _readout_after(page, peak, before))
         finally:
             page.close()
-        assert after != before, f"{page_rel}: readout unchanged after moving mu"
+        for name, (before, after) in readouts.items():
+            assert after != before, f"{page_rel}: the peak readout did not change when {name} moved"
+        sigma_before, sigma_after = (float(text.split()[0]) for text in readouts["sigma"])
+        assert sigma_after != sigma_before, f"{page_rel}: moving sigma left the peak height at {sigma_before}"
         assert not js_errors, f"{page_rel}: JavaScript errors: {js_errors}"
