@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-
 from _book_sources import (
     book_files,
     markdown_texts,
