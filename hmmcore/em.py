@@ -5,11 +5,22 @@ One EM iteration evaluates log P(O | lambda_old) in its E-step, then applies Eqs
 beyond rounding is a bug in the model or the data (EM cannot decrease the likelihood, see the
 book's monotonicity theorem) and raises a :class:`LikelihoodDecreaseWarning` instead of being
 taken for convergence.
+
+**Two threads for a batch.** When R >= 2 parameter sets advance together (restarts) and the
+machine has at least two cores, the first and the second half of the sets run in two threads:
+the E-step (emission densities and forward-backward), and in :func:`em_step` the M-step too. The
+work is numpy array operations, which release the GIL, so the halves proceed in parallel and a
+batch takes about 1.5 times less wall time. Each thread applies to its own, disjoint, sets
+exactly the operations the single-threaded path applies to them, so the results do not depend
+on the threads, bit for bit (a test checks it).
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -85,6 +96,32 @@ def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
 
 def expected_statistics(X, params: HMMParams, lengths: list[int]):
     """E-step over every sequence for R parameter sets: (log-likelihood (R,), gamma (R,T,K), xi_sum (R,K,K))."""
+    return _in_halves(lambda subset: _expected_statistics(X, subset, lengths), params)
+
+
+#: Threads used for a batch of parameter sets (see the module docstring).
+_THREADS = min(2, os.cpu_count() or 1)
+_pool: list[ThreadPoolExecutor] = []
+
+
+def _in_halves(function, params: HMMParams) -> tuple:
+    """``function(params)``, which returns arrays with the parameter-set axis first; with R >= 2
+    sets and two cores, computed for the two halves of the sets in two threads (module docstring)."""
+    n_sets = params.startprob.shape[0]
+    if n_sets < 2 or _THREADS < 2:
+        return function(params)
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="hmmcore"))
+    parts = (slice(None, n_sets // 2), slice(n_sets // 2, None))
+    halves = [HMMParams(*(value[part] for value in params)) for part in parts]
+    # each half runs in a copy of the caller's context, so numpy's error state (np.errstate) applies there too
+    contexts = [contextvars.copy_context() for _ in halves]
+    first, second = _pool[0].map(lambda context, half: context.run(function, half), contexts, halves)
+    return tuple(np.concatenate(pair) for pair in zip(first, second))
+
+
+def _expected_statistics(X, params: HMMParams, lengths: list[int]):
+    """:func:`expected_statistics` in the calling thread."""
     log_b = _gaussian_log_density(X, params.means, params.covars)
     n_sets, _, n_states = log_b.shape
     gammas = []
@@ -124,8 +161,13 @@ def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", r
     lengths = check_lengths(lengths, X.shape[0])
     check_covariance_type(covariance_type)
     params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
-    log_likelihood, gamma, xi_sum = expected_statistics(X, params, lengths)
-    new = maximization(X, gamma, xi_sum, lengths, params, covariance_type, reg_covar)
+
+    def step(subset: HMMParams) -> tuple:
+        log_likelihood, gamma, xi_sum = _expected_statistics(X, subset, lengths)
+        return (*maximization(X, gamma, xi_sum, lengths, subset, covariance_type, reg_covar), log_likelihood)
+
+    *new, log_likelihood = _in_halves(step, params)
+    new = HMMParams(*new)
     if single:
         return HMMParams(*(value[0] for value in new)), float(log_likelihood[0])
     return new, log_likelihood

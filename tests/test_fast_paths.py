@@ -67,3 +67,33 @@ def test_covariance_update_equals_literal_sum_for_any_means(rng, offset):
         scatter = sum(gamma[t, k] * np.outer(X[t] - means[k], X[t] - means[k]) for t in range(200))
         expected[k] = scatter / gamma[:, k].sum()
     np.testing.assert_allclose(hmmcore.update_covars(X, gamma, means), expected, rtol=1e-10)
+
+
+def test_threaded_batch_equals_single_thread_bit_for_bit(rng, monkeypatch):
+    """Two threads over the halves of a batch give exactly the single-threaded results; an error
+    in one half, and the caller's numpy error state, reach the threads' work."""
+    from hmmcore import em
+
+    X = hmmcore.simulate_regimes(2_000, rng).X
+    starts = [hmmcore.initial_params(X, 3, rng) for _ in range(5)]
+    params = hmmcore.HMMParams(*(np.stack(values) for values in zip(*starts)))
+    lengths = [1_200, 800]
+
+    def results():
+        fitted = hmmcore.fit_em(X, params, lengths, n_iter=4, tol=0.0)
+        stepped = hmmcore.em_step(X, params, lengths)[0]
+        return em.expected_statistics(X, params, lengths), stepped, fitted.params, fitted.log_likelihoods
+
+    threaded = results()
+    monkeypatch.setattr(em, "_THREADS", 1)
+    single = results()
+    for got, expected in zip(threaded, single):
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+    monkeypatch.setattr(em, "_THREADS", 2)
+    means = params.means.copy()
+    means[4] = 1e200  # every state of the last set gives every observation probability 0
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="probability zero"):
+        hmmcore.em_step(X, params._replace(means=means))
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # the caller's error state applies
+        hmmcore.em_step(X, params._replace(means=means))
