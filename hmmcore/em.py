@@ -18,6 +18,7 @@ on the threads, bit for bit (a test checks it).
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,9 @@ from .validation import (
     check_lengths,
     check_means,
     check_n_components,
+    check_nonnegative,
     check_observations,
+    check_positive_int,
     check_startprob,
     check_transmat,
 )
@@ -101,7 +104,11 @@ def expected_statistics(X, params: HMMParams, lengths: list[int]):
 
 #: Threads used for a batch of parameter sets (see the module docstring).
 _THREADS = min(2, os.cpu_count() or 1)
-_pool: list[ThreadPoolExecutor] = []
+
+
+@functools.cache
+def _thread_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="hmmcore")
 
 
 def _in_halves(function, params: HMMParams) -> tuple:
@@ -110,13 +117,11 @@ def _in_halves(function, params: HMMParams) -> tuple:
     n_sets = params.startprob.shape[0]
     if n_sets < 2 or _THREADS < 2:
         return function(params)
-    if not _pool:
-        _pool.append(ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="hmmcore"))
     parts = (slice(None, n_sets // 2), slice(n_sets // 2, None))
     halves = [HMMParams(*(value[part] for value in params)) for part in parts]
     # each half runs in a copy of the caller's context, so numpy's error state (np.errstate) applies there too
     contexts = [contextvars.copy_context() for _ in halves]
-    first, second = _pool[0].map(lambda context, half: context.run(function, half), contexts, halves)
+    first, second = _thread_pool().map(lambda context, half: context.run(function, half), contexts, halves)
     return tuple(np.concatenate(pair) for pair in zip(first, second))
 
 
@@ -200,12 +205,9 @@ def fit_em(
     X = check_observations(X)
     lengths = check_lengths(lengths, X.shape[0])
     check_covariance_type(covariance_type)
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-        raise ValueError(f"`n_iter` must be a positive integer; got {n_iter!r}.")
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"`tol` must be a finite number >= 0; got {tol!r}.")
-    if not np.isfinite(reg_covar) or reg_covar < 0:
-        raise ValueError(f"`reg_covar` must be a finite number >= 0; got {reg_covar!r}.")
+    check_positive_int(n_iter, "n_iter")
+    check_nonnegative(tol, "tol")
+    check_nonnegative(reg_covar, "reg_covar")
     params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
     n_sets = params.startprob.shape[0]
     current = HMMParams(*(np.array(value, dtype=np.float64) for value in params))

@@ -15,7 +15,7 @@ from .em import HMMParams, check_covariance_type, check_params, fit_em, initial_
 from .emissions import _gaussian_log_density
 from .inference import _e_step_batch, _forward_batch
 from .mstep import regularize_covars
-from .validation import check_lengths, check_n_components, check_observations
+from .validation import check_lengths, check_n_components, check_nonnegative, check_observations, check_positive_int
 from .viterbi import viterbi
 
 
@@ -62,10 +62,8 @@ class GaussianHMM:
         lengths = check_lengths(lengths, X.shape[0])
         n_components = check_n_components(self.n_components)
         check_covariance_type(self.covariance_type)
-        if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
-            raise ValueError(f"`n_init` must be a positive integer; got {self.n_init!r}.")
-        if not np.isfinite(self.posthoc_reg_covar) or self.posthoc_reg_covar < 0:
-            raise ValueError(f"`posthoc_reg_covar` must be a finite number >= 0; got {self.posthoc_reg_covar!r}.")
+        check_positive_int(self.n_init, "n_init")
+        check_nonnegative(self.posthoc_reg_covar, "posthoc_reg_covar")
         rng = np.random.default_rng(self.random_state)
         starts = [initial_params(X, n_components, rng, self.covariance_type) for _ in range(self.n_init)]
         stacked = HMMParams(*(np.stack(values) for values in zip(*starts)))
@@ -152,8 +150,7 @@ class GaussianHMM:
 
     def sample(self, n_samples: int = 1, random_state=None):
         """Draw ``(X, states)`` from the model: a (n_samples, D) array and the hidden path."""
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"`n_samples` must be a positive integer; got {n_samples!r}.")
+        check_positive_int(n_samples, "n_samples")
         params = self._params(np.shape(self.means_)[-1])
         rng = np.random.default_rng(self.random_state if random_state is None else random_state)
         states = np.empty(n_samples, dtype=np.intp)

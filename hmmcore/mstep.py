@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_lengths
+from .validation import check_lengths, check_nonnegative
 
 #: Expected occupancy below which a state counts as empty (see the module docstring).
 EMPTY_STATE_OCCUPANCY = 1e-10
@@ -133,6 +133,5 @@ def update_covars_diag(X, gamma, means, previous=None, reg_covar: float = 0.0) -
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:
     r"""Post-hoc regularisation of the source system: :math:`\Sigma_k \leftarrow \Sigma_k + \lambda I`."""
     covars = np.asarray(covars, dtype=np.float64)
-    if not np.isfinite(reg_covar) or reg_covar < 0:
-        raise ValueError(f"`reg_covar` must be a finite number >= 0; got {reg_covar!r}.")
+    check_nonnegative(reg_covar, "reg_covar")
     return covars + reg_covar * np.eye(covars.shape[-1])

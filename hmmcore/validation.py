@@ -148,6 +148,20 @@ def check_covars(covars, n_components: int | None = None, n_features: int | None
     return covars
 
 
+def check_positive_int(value, name: str) -> int:
+    """A whole number >= 1 (``bool`` is not accepted as a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def check_nonnegative(value, name: str) -> float:
+    """A finite number >= 0."""
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
+    return float(value)
+
+
 def check_n_components(n_components) -> int:
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
         raise TypeError(f"`n_components` must be an integer; got {n_components!r}.")
