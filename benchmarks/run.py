@@ -150,8 +150,8 @@ def main() -> None:
     params = hmmcore.initial_params(X, N_STATES, np.random.default_rng(1))
     with threadpool_limits(limits=1):  # hmmlearn's C++ runs on one core; so do we
         lines = [
-            f"Machine: {machine()}; BLAS limited to one thread (hmmlearn's C++ uses one core; "
-            f"hmmcore runs a batch of restarts in {hmmcore.em._THREADS} threads, see hmmcore/em.py).",
+            f"Machine: {machine()}; BLAS limited to one thread (hmmlearn's C++ uses one core). "
+            "hmmcore computes half of a large batch of restarts in a second process (hmmcore/second_process.py).",
             "",
             f"**Per EM iteration** (T = {N_STEPS:,}, D = 3, K = {N_STATES}, full covariance; median of {args.repeats} fits of 10 iterations)",
             "",

@@ -6,30 +6,34 @@ beyond rounding is a bug in the model or the data (EM cannot decrease the likeli
 book's monotonicity theorem) and raises a :class:`LikelihoodDecreaseWarning` instead of being
 taken for convergence.
 
-**Two threads for a batch.** When R >= 2 parameter sets advance together (restarts) and the
-machine has at least two cores, the first and the second half of the sets run in two threads:
-the E-step (emission densities and forward-backward), and in :func:`em_step` the M-step too. The
-work is numpy array operations, which release the GIL, so the halves proceed in parallel and a
-batch takes about 1.5 times less wall time. Each thread applies to its own, disjoint, sets
-exactly the operations the single-threaded path applies to them, so the results do not depend
-on the threads, bit for bit (a test checks it).
+**The data are prepared once.** The observations are laid out for the fast E-step once per
+fit (:func:`block_observations`); :func:`em_step`, often called in a loop on the same data,
+reuses the layout of its last call when the observations are equal. A large batch of restarts
+computes half of its E-step in a second process (:mod:`hmmcore.second_process`).
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import os
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from .emissions import _gaussian_log_density
-from .inference import _e_step_batch
-from .mstep import update_covars, update_covars_diag, update_means, update_startprob, update_transmat
+from .emissions import log_density_coefficients, quadratic_features
+from .inference import _e_step_blocked
+from .mstep import (
+    WeightedMoments,
+    covars_from_moments,
+    diagonal_part,
+    means_from_moments,
+    update_startprob,
+    update_transmat,
+)
+from .scratch import scratch
+from .second_process import in_two_processes
+from .time_blocks import TimeBlocks, to_blocks
 from .validation import (
     check_covars,
     check_lengths,
@@ -97,59 +101,109 @@ def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
     return [(int(end - length), int(end)) for length, end in zip(lengths, ends)]
 
 
-def expected_statistics(X, params: HMMParams, lengths: list[int]):
-    """E-step over every sequence for R parameter sets: (log-likelihood (R,), gamma (R,T,K), xi_sum (R,K,K))."""
-    return _in_halves(lambda subset: _expected_statistics(X, subset, lengths), params)
+class BlockedObservations(NamedTuple):
+    """The observations as the EM loop keeps them, prepared once per fit.
+
+    Each sequence is stored in the block order of :mod:`hmmcore.time_blocks` (padding
+    included), the order the fast E-step works in. The E-step needs the observations only through
+    their quadratic features (:func:`hmmcore.emissions.quadratic_features`): the log-densities
+    are linear in them, and so are the M-step's weighted sums, so gamma is never put back in
+    time order, nor even kept.
+    """
+
+    centre: np.ndarray
+    """(D,) the mean of the observations, the centre of the features."""
+    blocks: list[TimeBlocks]
+    """The blocks of each sequence."""
+    features: list[np.ndarray]
+    """Per sequence, (F, L B): the features in block order (padding: those of the centre)."""
+    features_by_position: list[np.ndarray]
+    """The same as (L, F, B) arrays: position l of every block is one slice."""
 
 
-#: Threads used for a batch of parameter sets (see the module docstring).
-_THREADS = min(2, os.cpu_count() or 1)
-
-
-@functools.cache
-def _thread_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="hmmcore")
-
-
-def _in_halves(function, params: HMMParams) -> tuple:
-    """``function(params)``, which returns arrays with the parameter-set axis first; with R >= 2
-    sets and two cores, computed for the two halves of the sets in two threads (module docstring)."""
-    n_sets = params.startprob.shape[0]
-    if n_sets < 2 or _THREADS < 2:
-        return function(params)
-    parts = (slice(None, n_sets // 2), slice(n_sets // 2, None))
-    halves = [HMMParams(*(value[part] for value in params)) for part in parts]
-    # each half runs in a copy of the caller's context, so numpy's error state (np.errstate) applies there too
-    contexts = [contextvars.copy_context() for _ in halves]
-    first, second = _thread_pool().map(lambda context, half: context.run(function, half), contexts, halves)
-    return tuple(np.concatenate(pair) for pair in zip(first, second))
-
-
-def _expected_statistics(X, params: HMMParams, lengths: list[int]):
-    """:func:`expected_statistics` in the calling thread."""
-    log_b = _gaussian_log_density(X, params.means, params.covars)
-    n_sets, _, n_states = log_b.shape
-    gammas = []
-    xi_sum = np.zeros((n_sets, n_states, n_states))
-    log_likelihood = np.zeros(n_sets)
+def block_observations(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
+    """Lay out validated observations ``X`` (T, D), cut into sequences by ``lengths``, for the EM loop."""
+    centre = X.mean(axis=0)
+    all_blocks, features, by_position = [], [], []
     for start, end in sequence_bounds(lengths):
-        posteriors = _e_step_batch(params.startprob, params.transmat, log_b[:, start:end])
-        gammas.append(posteriors.gamma)
-        xi_sum += posteriors.xi_sum
-        log_likelihood += posteriors.log_likelihood
-    gamma = gammas[0] if len(gammas) == 1 else np.concatenate(gammas, axis=1)
-    return log_likelihood, gamma, xi_sum
+        blocks = TimeBlocks.for_steps(end - start)
+        rows = to_blocks(X[start:end] - centre, blocks).reshape(X.shape[1], blocks.size).T
+        features.append(quadratic_features(rows, np.zeros_like(centre)))
+        by_position.append(np.ascontiguousarray(features[-1].reshape(-1, blocks.length, blocks.n_blocks).swapaxes(0, 1)))
+        all_blocks.append(blocks)
+    return BlockedObservations(centre, all_blocks, features, by_position)
 
 
-def maximization(X, gamma, xi_sum, lengths, previous: HMMParams, covariance_type="full", reg_covar=0.0) -> HMMParams:
-    """The M-step: Eqs. (28), (27), (35) and (41), each in its own function."""
-    update_covariances = update_covars if covariance_type == "full" else update_covars_diag
-    means = update_means(X, gamma, previous=previous.means)
+def expected_statistics(data: BlockedObservations, params: HMMParams):
+    """E-step over every sequence for R parameter sets: log-likelihood (R,), gamma at the start of
+    each sequence (R, n_sequences, K), the summed xi (R, K, K) and gamma's weighted sums (R, K, F)."""
+    n_steps = sum(blocks.n_steps for blocks in data.blocks)
+    return in_two_processes(_expected_statistics, data, params, n_steps)
+
+
+_last_prepared = threading.local()
+
+
+def _prepared(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
+    """:func:`block_observations`, reused from this thread's last call when ``X`` and ``lengths`` are equal."""
+    last = getattr(_last_prepared, "value", None)
+    if last is not None and last[1] == lengths and last[0].shape == X.shape and np.array_equal(last[0], X):
+        return last[2]
+    data = block_observations(X, lengths)
+    _last_prepared.value = (X.copy(), list(lengths), data)
+    return data
+
+
+def _expected_statistics(data: BlockedObservations, params: HMMParams):
+    """:func:`expected_statistics` in the calling thread."""
+    coefficients = log_density_coefficients(params.means, params.covars, data.centre)
+    n_sets, n_states, n_coefficients = coefficients.shape
+    coefficients = coefficients.reshape(n_sets * n_states, n_coefficients)
+    log_likelihood = np.zeros(n_sets)
+    first_gammas = []
+    xi_sum = np.zeros((n_sets, n_states, n_states))
+    weighted_features = np.zeros((n_sets, n_states, n_coefficients))
+    for blocks, features, by_position in zip(data.blocks, data.features, data.features_by_position):
+        shape = (blocks.length, n_sets, n_states, blocks.n_blocks)
+
+        def log_b_at(start, stop, by_position=by_position):
+            out = scratch("log_b", (stop - start, n_sets * n_states, blocks.n_blocks))
+            # A state whose mean is absurdly far away has log-density -inf everywhere (its
+            # constant coefficient overflows); BLAS may then multiply -inf by the zeros that pad
+            # its tiles and raise a spurious "invalid" flag. A NaN in the result would still stop
+            # the E-step (it has no maximum over states).
+            with np.errstate(invalid="ignore"):
+                np.matmul(coefficients, by_position[start:stop], out=out)
+            return out.reshape((stop - start,) + shape[1:])
+
+        statistics = _e_step_blocked(params.startprob, params.transmat, log_b_at, shape, blocks, features)
+        log_likelihood += statistics.log_likelihood
+        first_gammas.append(statistics.first_gamma)
+        xi_sum += statistics.xi_sum
+        weighted_features += statistics.weighted_features
+    return log_likelihood, np.stack(first_gammas, axis=1), xi_sum, weighted_features
+
+
+def moments_from_features(weighted_features: np.ndarray, centre: np.ndarray) -> WeightedMoments:
+    """Unpack gamma's sums against the quadratic features [1, y, y_i y_j (i <= j)], y = r - centre."""
+    n_features = centre.shape[0]
+    upper = np.triu_indices(n_features)
+    second = np.empty(weighted_features.shape[:-1] + (n_features, n_features))
+    second[..., upper[0], upper[1]] = weighted_features[..., 1 + n_features :]
+    second[..., upper[1], upper[0]] = weighted_features[..., 1 + n_features :]
+    return WeightedMoments(weighted_features[..., 0], weighted_features[..., 1 : 1 + n_features], second, centre)
+
+
+def maximization(first_gammas, xi_sum, moments: WeightedMoments, previous: HMMParams, covariance_type="full",
+                 reg_covar=0.0) -> HMMParams:
+    """The M-step from the E-step's sums: Eqs. (28), (27), (35) and (41), each in its own function."""
+    means = means_from_moments(moments, previous=previous.means)
+    covars = covars_from_moments(moments, means, previous=previous.covars, reg_covar=reg_covar)
     return HMMParams(
-        startprob=update_startprob(gamma, lengths),
+        startprob=update_startprob(first_gammas, [1] * first_gammas.shape[-2]),
         transmat=update_transmat(xi_sum, previous=previous.transmat),
         means=means,
-        covars=update_covariances(X, gamma, means, previous=previous.covars, reg_covar=reg_covar),
+        covars=covars if covariance_type == "full" else diagonal_part(covars),
     )
 
 
@@ -167,12 +221,10 @@ def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", r
     check_covariance_type(covariance_type)
     params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
 
-    def step(subset: HMMParams) -> tuple:
-        log_likelihood, gamma, xi_sum = _expected_statistics(X, subset, lengths)
-        return (*maximization(X, gamma, xi_sum, lengths, subset, covariance_type, reg_covar), log_likelihood)
-
-    *new, log_likelihood = _in_halves(step, params)
-    new = HMMParams(*new)
+    data = _prepared(X, lengths)
+    log_likelihood, first_gammas, xi_sum, weighted_features = expected_statistics(data, params)
+    moments = moments_from_features(weighted_features, data.centre)
+    new = maximization(first_gammas, xi_sum, moments, params, covariance_type, reg_covar)
     if single:
         return HMMParams(*(value[0] for value in new)), float(log_likelihood[0])
     return new, log_likelihood
@@ -211,6 +263,7 @@ def fit_em(
     params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
     n_sets = params.startprob.shape[0]
     current = HMMParams(*(np.array(value, dtype=np.float64) for value in params))
+    data = _prepared(X, lengths)
     histories = [[] for _ in range(n_sets)]
     converged = np.zeros(n_sets, dtype=bool)
     active = np.ones(n_sets, dtype=bool)
@@ -220,7 +273,7 @@ def fit_em(
         if index.size == 0:
             break
         subset = _subset(current, index)
-        log_likelihood, gamma, xi_sum = expected_statistics(X, subset, lengths)
+        log_likelihood, first_gammas, xi_sum, weighted_features = expected_statistics(data, subset)
         keep_going = np.ones(index.size, dtype=bool)
         for position, r in enumerate(index):
             history = histories[r]
@@ -247,8 +300,9 @@ def fit_em(
         moving = np.flatnonzero(keep_going)
         if moving.size == 0:
             continue
+        moments = moments_from_features(_take(weighted_features, moving), data.centre)
         updated = maximization(
-            X, _take(gamma, moving), _take(xi_sum, moving), lengths, _subset(subset, moving), covariance_type, reg_covar
+            _take(first_gammas, moving), _take(xi_sum, moving), moments, _subset(subset, moving), covariance_type, reg_covar
         )
         for name, value in zip(HMMParams._fields, updated):
             getattr(current, name)[index[moving]] = value

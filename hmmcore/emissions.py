@@ -22,6 +22,13 @@ def cholesky_factors(covars: np.ndarray, name: str = "covars") -> np.ndarray:
         ) from None
 
 
+def whitening_matrices(factors: np.ndarray) -> np.ndarray:
+    """``L^{-1}`` for every lower Cholesky factor ``L`` (..., D, D): a triangular solve of the
+    identity, so no covariance matrix is inverted."""
+    identity = np.broadcast_to(np.eye(factors.shape[-1]), factors.shape)
+    return solve_triangular(factors, identity, lower=True, check_finite=False)
+
+
 def gaussian_log_density(X, means, covars) -> np.ndarray:
     r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k.
 
@@ -57,8 +64,7 @@ def _gaussian_log_density(X: np.ndarray, means: np.ndarray, covars: np.ndarray) 
     n_components, n_features = means.shape[-2:]
     n_steps = X.shape[0]
     factors = cholesky_factors(covars).reshape(-1, n_features, n_features)
-    identity = np.eye(n_features)
-    whitening = np.stack([solve_triangular(factor, identity, lower=True, check_finite=False) for factor in factors])
+    whitening = whitening_matrices(factors)
     # whitened[c, d, t] = (L_c^{-1} x_t)_d - (L_c^{-1} mu_c)_d for every component c
     whitened = whitening.reshape(-1, n_features) @ X.T
     whitened -= (whitening @ means.reshape(-1, n_features, 1)).reshape(-1, 1)
@@ -76,3 +82,38 @@ def _gaussian_log_density(X: np.ndarray, means: np.ndarray, covars: np.ndarray) 
         out=np.swapaxes(out, -1, -2),
     )
     return out
+
+
+def quadratic_features(X: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    r"""(F, T) features of ``y_t = x_t - centre``: 1, the D coordinates, and the D(D+1)/2 products
+    :math:`y_{ti} y_{tj}` (i <= j). Eq. (29) is a quadratic polynomial in :math:`y_t`, so for
+    every state it is a linear combination of these (:func:`log_density_coefficients`)."""
+    centred = (X - centre).T
+    upper = np.triu_indices(X.shape[1])
+    return np.concatenate([np.ones((1, X.shape[0])), centred, centred[upper[0]] * centred[upper[1]]])
+
+
+def log_density_coefficients(means: np.ndarray, covars: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    r"""(..., K, F) coefficients with ``coefficients @ quadratic_features(X, centre) = log b_k(x_t)``.
+
+    Eq. (29) expanded with :math:`P = \Sigma_k^{-1}` and :math:`m = \mu_k - c`:
+
+    .. math::
+        \log b_k(x_t) = \underbrace{-\tfrac{D}{2}\log 2\pi - \tfrac12\log|\Sigma_k| - \tfrac12 m^\top P m}_{\text{constant}}
+                        + (P m)^\top y_t - \tfrac12 \sum_i P_{ii} y_{ti}^2 - \sum_{i<j} P_{ij} y_{ti} y_{tj}.
+
+    All K (or R K) densities at all T steps are then one matrix product. Expanding the square
+    costs accuracy only when the data and means lie many standard deviations from ``centre``;
+    the EM loop centres on the data mean.
+    """
+    n_features = means.shape[-1]
+    factors = cholesky_factors(covars)
+    whitening = whitening_matrices(factors)
+    precision = np.swapaxes(whitening, -1, -2) @ whitening
+    whitened_offset = whitening @ (means - centre)[..., None]  # m^T P m = ||L^{-1} m||^2
+    linear = (np.swapaxes(whitening, -1, -2) @ whitened_offset)[..., 0]
+    log_det = 2.0 * np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)
+    constant = -0.5 * (n_features * np.log(2.0 * np.pi) + log_det + (whitened_offset[..., 0] ** 2).sum(axis=-1))
+    upper = np.triu_indices(n_features)
+    quadratic = np.where(upper[0] == upper[1], -0.5, -1.0) * precision[..., upper[0], upper[1]]
+    return np.concatenate([constant[..., None], linear, quadratic], axis=-1)

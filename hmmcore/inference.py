@@ -1,174 +1,297 @@
 """The E-step, fast: forward-backward as a blocked scan over time, batched over parameter sets.
 
 The forward recursion is a product of K x K matrices, ``alpha_t^T = pi^T diag(b_1) M_2 ... M_t``
-with ``M_t = A diag(b_t)``; the backward recursion is the same product read from the right. We cut
-time into blocks of about sqrt(T) steps and make three passes: the product of each block's
-matrices, for all blocks at once (one vectorised step per position in a block); the vector
-entering each block (one step per block); and the recursion alpha_hat_t = normalised
-(alpha_hat_{t-1} A) * b_t inside all blocks at once, started from those vectors. Python loops
-therefore run about 3 sqrt(T) times instead of T. The vectors are normalised at every step, the
-block products every few steps, so nothing under- or overflows.
+with ``M_t = A diag(b_t)``, and the backward recursion is the same product applied to a column
+vector: ``beta_t = M_t+1 ... M_T 1``. We cut time into B blocks of L (about sqrt(T)) steps,
+laid out as in :mod:`hmmcore.time_blocks`, and make three passes, each a Python loop of about
+sqrt(T) vectorised steps instead of T:
 
-The states sit on the last, short axis of every array; numpy is slow when an operation's inner
-loop is that short, hence the helpers below that keep inner loops long.
+1. the product F_b of each block's matrices, for all blocks at once;
+2. the vectors at the block boundaries: alpha entering block b+1 is (alpha entering b) F_b,
+   and beta at the end of block b-1 is F_b (beta at the end of b), so the forward and the
+   backward pass share the products;
+3. inside all blocks at once, the recursions ``alpha_t = (alpha_t-1 A) * b_t`` from the
+   entering vectors and ``beta_t-1 = A (b_t * beta_t)`` from the block ends. The backward
+   half is stored in reversed position order, so both run as one batch of 2R parameter sets.
 
-The results equal the literal recursions of :mod:`hmmcore.reference` (same scaled quantities,
-see there); when a block product loses all its mass (possible only when some transition
-probabilities are exactly zero) the sequence is recomputed with those literal recursions.
+Vectors and products are renormalised every :data:`RENORMALISE_EVERY` steps (the emission
+densities are divided by their maximum over states at each t, so nothing can overflow). The
+factors used for alpha are recorded, which recovers Rabiner's scale ``c_t`` and the
+log-likelihood; beta's scale is irrelevant, because gamma and xi are normalised per step.
+When some block loses all its mass (possible only when transition probabilities are zero or
+astronomically small) that parameter set is recomputed with the literal recursions of
+:mod:`hmmcore.reference`, whose quantities the fast path reproduces.
 
-Inference knows nothing about Gaussians: it takes the (T, K) matrix ``log_b[t, k] = log b_k(O_t)``.
-Every function accepts one parameter set, or R of them stacked along a leading axis (restarts).
+Inference knows nothing about Gaussians: it takes ``log_b[t, k] = log b_k(O_t)``. Every public
+function accepts one parameter set, or R of them stacked along a leading axis (restarts).
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from .reference import Forward, Posteriors, e_step_reference, forward_reference, impossible_observation
+from .scratch import scratch
+from .time_blocks import TimeBlocks, from_blocks, to_blocks
 from .validation import check_log_likelihoods, check_startprob, check_transmat
 
+#: Elements of a chunk's (R, K, positions, B) arrays (see :func:`positions_per_chunk`).
+CHUNK_ELEMENTS = 32_768
 
-def _sums_repeated(array: np.ndarray) -> np.ndarray:
-    """The sum over the last (short) axis, repeated along it: dividing by this is an elementwise
-    operation with a long inner loop, much faster than broadcasting a (..., 1) array."""
-    return array @ np.ones((array.shape[-1], array.shape[-1]))
-
-
-def _max_last(array: np.ndarray) -> np.ndarray:
-    """Maximum over the last (short) axis, as K - 1 elementwise maxima."""
-    result = array[..., 0].copy()
-    for k in range(1, array.shape[-1]):
-        np.maximum(result, array[..., k], out=result)
-    return result
-
-
-def _rows(array: np.ndarray) -> np.ndarray:
-    """View the last axis as one opaque item, so that a transposing copy moves K numbers at a time."""
-    return array.view(np.dtype((np.void, array.shape[-1] * array.itemsize)))[..., 0]
-
-
-def _reversed_in_time(array: np.ndarray) -> np.ndarray:
-    """A contiguous copy of (R, T, K) ``array`` with t -> T-1-t (elementwise work on a reversed
-    view is slow: its inner loops are only K long)."""
-    result = np.empty(array.shape)
-    _rows(result)[...] = _rows(array)[:, ::-1]
-    return result
-
-
-def block_length(n_steps: int) -> int:
-    """Steps per block: about sqrt(T), balancing in-block steps against block-boundary steps."""
-    return max(1, math.isqrt(n_steps))
-
-
-class ScanResult(NamedTuple):
-    states: np.ndarray
-    """(R, T, K) each v_t divided by its sum."""
-    log_increments: np.ndarray
-    """(R, T) log(sum v_t / sum v_{t-1})."""
-    ok: np.ndarray
-    """(R,) False where a running product lost all its mass."""
-
-
-#: Block products are renormalised every this many steps (more often is slower; far less often
-#: could underflow when transition probabilities are tiny).
+#: Products and vectors are renormalised every this many steps: more often is slower, far less
+#: often could underflow when transition probabilities are tiny.
 RENORMALISE_EVERY = 8
 
 
-def _by_position(weights: np.ndarray, length: int, n_blocks: int) -> np.ndarray:
-    """(R, T, K) -> (length, R, n_blocks, K): ``result[l, r, b] = weights[r, b * length + l]``, padded with ones."""
-    n_sets, n_steps, n_states = weights.shape
-    weights = np.ascontiguousarray(weights)
-    result = np.empty((length, n_sets, n_blocks, n_states))
-    full = n_steps // length
-    in_full_blocks = _rows(weights[:, : full * length]).reshape(n_sets, full, length)
-    _rows(result[:, :, :full])[...] = in_full_blocks.transpose(2, 0, 1)
-    if full < n_blocks:
-        rest = n_steps - full * length
-        _rows(result[:rest, :, full])[...] = _rows(weights[:, full * length :]).transpose(1, 0)
-        result[rest:, :, full] = 1.0
-    return result
+class BlockedPasses(NamedTuple):
+    """The scan's results for R parameter sets; the first R of the 2R sets are the forward pass."""
+
+    current: np.ndarray
+    """(S, K, L, B): alpha_t (up to the recorded factors) for the forward sets; b_t * beta_t,
+    positions reversed, for the backward sets."""
+    predicted: np.ndarray
+    """(L, S, K, B): alpha_t-1 A for the forward sets; beta_t, positions reversed, for the backward sets."""
+    log_renormalised: np.ndarray
+    """(R, L, B): log of the factor alpha's prediction was divided by at each step (mostly 0)."""
 
 
-def _block_products(step: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``product[r, i, b, j]``: (row i, column j) of prod_l step diag(weights_l) over block b, up to a factor.
+def positions_per_chunk(n_sets: int, n_states: int, n_blocks: int) -> int:
+    """Positions handled together by the loops over chunks: enough to keep numpy's calls few,
+    few enough that a chunk's (R, K, positions, B) arrays stay in the processor's cache."""
+    return max(1, CHUNK_ELEMENTS // (n_sets * n_states * n_blocks))
 
-    Block 0 starts with diag(weights_0) instead (the initial vector carries no transition). Only
-    the running product is kept: the scan needs just the block totals from here.
+
+def _shifted_densities(log_b_at, shape: tuple[int, int, int, int], blocks: TimeBlocks):
+    """``b_t(k) / max_k b_t(k)`` as an (L, R, K, B) array, and the shift ``m_t = max_k log b_t(k)``
+    as (L, R, B); padding gets densities 1 and shift 0.
+
+    ``log_b_at(start, stop)`` returns the (stop - start, R, K, B) log-densities at those positions
+    (in block order); they are asked for a chunk at a time, each turned into densities while in cache.
     """
-    n_states = step.shape[-1]
-    step = step[:, None]
-    product = step[:, 0, :, None, :] * weights[0][:, None]
-    product[:, :, 0, :] = np.eye(n_states) * weights[0, :, 0, None, :]
+    length, n_sets, n_states, n_blocks = shape
+    shift = scratch("shift", (length, n_sets, n_blocks))
+    densities = scratch("densities", shape)
+    chunk = positions_per_chunk(n_sets, n_states, n_blocks)
+    for start in range(0, length, chunk):
+        stop = min(start + chunk, length)
+        log_b, highest = log_b_at(start, stop), shift[start:stop]
+        np.copyto(highest, log_b[:, :, 0])
+        for k in range(1, n_states):
+            np.maximum(highest, log_b[:, :, k], out=highest)
+        highest[max(blocks.last_block_steps - start, 0) :, :, n_blocks - 1] = 0.0  # padding
+        bad = ~np.isfinite(highest)
+        if np.any(bad):
+            raise impossible_observation(min(blocks.time_step(start + int(l), int(b)) for l, _, b in np.argwhere(bad)))
+        np.subtract(log_b, highest[:, :, None], out=densities[start:stop])
+    np.exp(densities, out=densities)
+    densities[blocks.last_block_steps :, :, :, n_blocks - 1] = 1.0
+    return densities, shift
+
+
+def _block_products(transmat: np.ndarray, densities: np.ndarray) -> np.ndarray:
+    """(R, K, K, B): the product over block b of ``A diag(b_t)``, up to a factor per block.
+
+    Block 0 starts with ``diag(b_0)`` instead (the initial distribution carries no transition).
+    Only the running product is kept.
+    """
+    n_states = transmat.shape[-1]
+    product = transmat[..., None] * densities[0][:, None]
+    product[..., 0] = 0.0
+    diagonal = np.arange(n_states)
+    product[:, diagonal, diagonal, 0] = densities[0, :, :, 0]
+    # product[r, i] holds row i of the running product; times A from the right is A^T times it
+    step = np.swapaxes(transmat, 1, 2)[:, None]
     spare = np.empty_like(product)
-    for position in range(1, weights.shape[0]):
-        np.matmul(product, step, out=spare)
-        spare *= weights[position][:, None]
+    for position in range(1, densities.shape[0]):
+        np.matmul(step, product, out=spare)
+        spare *= densities[position][:, None]
         product, spare = spare, product
         if position % RENORMALISE_EVERY == 0:
-            product /= sum(_sums_repeated(product[:, row]) for row in range(n_states))[:, None]
+            product /= product.sum(axis=(1, 2))[:, None, None]
     return product
 
 
-def _blocked_scan(initial: np.ndarray, step: np.ndarray, weights: np.ndarray) -> ScanResult:
-    """Normalised row-vector products ``v_t = v_{t-1} step diag(weights_t)`` for every t, all blocks at once.
+def _block_boundaries(startprob: np.ndarray, products: np.ndarray, backward: bool) -> np.ndarray:
+    """(S, K, B): alpha entering each block (normalised), then for the backward sets beta at the
+    end of each block (normalised; blocks in reversed order). One step per block."""
+    n_sets, n_states, _, n_blocks = products.shape
+    matrices = [products.transpose(3, 0, 2, 1)[: n_blocks - 1]]  # F_b^T: entering_b+1 = F_b^T entering_b
+    if backward:
+        matrices.append(products.transpose(3, 0, 1, 2)[:0:-1])  # F_b: end_b-1 = F_b end_b, b = B-1 .. 1
+    matrices = np.concatenate(matrices, axis=1)
+    vectors = np.empty((n_blocks, matrices.shape[1], n_states, 1))
+    vectors[0] = 1.0
+    vectors[0, :n_sets, :, 0] = startprob
+    for block in range(n_blocks - 1):
+        vector = np.matmul(matrices[block], vectors[block], out=vectors[block + 1])
+        vector /= vector.sum(axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors[..., 0].transpose(1, 2, 0))
 
-    ``v_0 = initial * weights_0``. Inputs are (R, K), (R, K, K) and (R, T, K). Three passes:
-    the product of each block's matrices (one vectorised step per position in a block), the
-    vector entering each block (one step per block), then the vector recursion inside all blocks
-    at once, renormalised at every step like Rabiner's alpha_hat.
-    """
-    n_sets, n_steps, n_states = weights.shape
-    length = block_length(n_steps)
-    n_blocks = -(-n_steps // length)
-    weights = _by_position(weights, length, n_blocks)
+
+def _scan(startprob: np.ndarray, transmat: np.ndarray, densities: np.ndarray, backward: bool) -> BlockedPasses:
+    """The three passes (module docstring) over the (L, R, K, B) shifted densities."""
+    length, n_sets, n_states, n_blocks = densities.shape
+    n_total = 2 * n_sets if backward else n_sets
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        product = _block_products(step, weights)
-        entering = np.empty((n_sets, n_blocks, n_states))
-        vector = initial[:, None, :]
-        for block in range(n_blocks):
-            entering[:, block] = vector[:, 0]
-            vector = vector @ product[:, :, block, :]
-            vector /= _sums_repeated(vector)
-
-        # The weights are overwritten by the states: states[l, r, b] = v at position l of block b,
-        # divided by its sum; totals[r, b, l] = that sum (time order).
-        states = weights
-        totals = np.empty((n_sets, n_blocks, length))
-        predicted = entering @ step
-        predicted[:, 0] = initial
+        boundaries = _block_boundaries(startprob, _block_products(transmat, densities), backward)
+        transposed = np.swapaxes(transmat, 1, 2)
+        step = np.concatenate([transposed, transmat]) if backward else transposed
+        predicted = scratch("predicted", (length, n_total, n_states, n_blocks))
+        predicted[0, :n_sets] = transposed @ boundaries[:n_sets]
+        predicted[0, :n_sets, :, 0] = startprob
+        predicted[0, n_sets:] = boundaries[n_sets:, :, ::-1]
+        current = scratch("current", (n_total, n_states, length, n_blocks))
+        log_renormalised = scratch("log_renormalised", (n_sets, length, n_blocks))
+        log_renormalised.fill(0.0)
         for position in range(length):
-            current = states[position]
-            current *= predicted
-            total = _sums_repeated(current)
-            totals[:, :, position] = total[..., 0]
-            current /= total
-            predicted = current @ step
-        log_increments = np.log(totals, out=totals).reshape(n_sets, -1)[:, :n_steps]
-    result = np.empty((n_sets, n_blocks * length, n_states))
-    _rows(result).reshape(n_sets, n_blocks, length)[...] = _rows(states).transpose(1, 2, 0)
-    # A finite log-increment implies a finite state (it is the logarithm of the state's sum).
-    ok = np.all(np.isfinite(log_increments), axis=1)
-    states = result[:, :n_steps]
-    return ScanResult(states, log_increments, ok)
+            now = current[:, :, position]
+            np.multiply(densities[position], predicted[position, :n_sets], out=now[:n_sets])
+            if backward:  # the backward sets run through the positions in reverse
+                np.multiply(densities[length - 1 - position], predicted[position, n_sets:], out=now[n_sets:])
+            if position + 1 < length:
+                upcoming = predicted[position + 1]
+                np.matmul(step, now, out=upcoming)
+                if (position + 1) % RENORMALISE_EVERY == 0:
+                    total = upcoming.sum(axis=1)
+                    upcoming /= total[:, None]
+                    np.log(total[:n_sets], out=log_renormalised[:, position + 1])
+    return BlockedPasses(current, predicted, log_renormalised)
 
 
-def _shifted_emissions(log_b: np.ndarray, out: np.ndarray | None = None):
-    """``b_t(k) / max_k b_t(k)`` (written into ``out`` if given) and the shift ``m_t = max_k log b_t(k)``."""
-    shift = _max_last(log_b)
-    bad = ~np.isfinite(shift)
-    if np.any(bad):
-        raise impossible_observation(int(np.argwhere(bad)[0][-1]))
-    return np.exp(np.subtract(log_b, shift[..., None], out=out), out=out), shift
+class BlockedStatistics(NamedTuple):
+    log_likelihood: np.ndarray
+    """(R,) log P(O | lambda)."""
+    xi_sum: np.ndarray
+    """(R, K, K) sum over t of xi_t(i, j)."""
+    first_gamma: np.ndarray
+    """(R, K) gamma at the first step."""
+    weighted_features: np.ndarray | None
+    """(R, K, F) sum over t of gamma_t(k) phi_t, for features phi_t given per step (else None)."""
+    gamma: np.ndarray | None
+    """(R, K, L, B) gamma_t(i), zero at the padding, when asked for (else None)."""
+    norm: np.ndarray | None
+    """(R, L, B) sum_i alpha_t(i) beta_t(i) in the scan's units, with gamma."""
+    usable: np.ndarray
+    """(R,) False where the scan lost all mass somewhere; those sets must be recomputed."""
+
+
+def _posterior_statistics(transmat, passes: BlockedPasses, shift, blocks: TimeBlocks, features=None, full=False):
+    """log P(O | lambda), gamma (Eq. 17) and the summed xi (Eq. 21) from the two passes.
+
+    ``gamma_t = alpha_t * beta_t / D_t`` with ``D_t = sum_i alpha_t(i) beta_t(i)``. For xi,
+    ``xi_t(i, j) = alpha_t(i) A_ij b_j(O_t+1) beta_t+1(j) / Z_t``, where Z_t (the sum of the
+    numerator) equals ``n_t+1 D_t+1`` inside a block (n the recorded renormalisation factor) and
+    is computed directly across block boundaries.
+
+    The work goes a chunk of positions at a time, so that gamma is used while it is in cache:
+    the EM loop needs only its sums against the (F, L B) ``features`` (the M-step's moments),
+    not gamma itself, which is kept (with D) only when ``full``.
+    """
+    n_sets, n_states = transmat.shape[:2]
+    length, n_blocks, last_steps = blocks.length, blocks.n_blocks, blocks.last_block_steps
+    alpha = passes.current[:n_sets]
+    beta = passes.predicted[::-1, n_sets:].transpose(1, 2, 0, 3)
+    density_beta = passes.current[n_sets:, :, ::-1]
+    all_gamma = np.empty(alpha.shape) if full else None
+    all_norm = np.empty(passes.log_renormalised.shape) if full else None
+    weighted_features = None if features is None else np.zeros((n_sets, n_states, features.shape[0]))
+    xi_sum = np.zeros((n_sets, n_states, n_states))
+    smallest, largest = np.full(n_sets, np.inf), np.zeros(n_sets)
+    chunk = positions_per_chunk(n_sets, n_states, n_blocks)
+    for start in range(0, length, chunk):
+        stop = min(start + chunk, length)
+        shape = (n_sets, n_states, stop - start, n_blocks)
+        gamma = all_gamma[:, :, start:stop] if full else scratch("gamma", shape)
+        np.multiply(alpha[:, :, start:stop], beta[:, :, start:stop], out=gamma)
+        norm = all_norm[:, start:stop] if full else scratch("norm", shape[:1] + shape[2:])
+        np.sum(gamma, axis=1, out=norm)
+        np.minimum(smallest, norm.min(axis=(1, 2)), out=smallest)
+        np.maximum(largest, norm.max(axis=(1, 2)), out=largest)
+        gamma /= norm[:, None]
+        next_sum = np.exp(passes.log_renormalised[:, start:stop], out=scratch("next_sum", norm.shape))
+        next_sum *= norm
+        future = np.divide(density_beta[:, :, start:stop], next_sum[:, None], out=scratch("future", shape))
+        if stop > last_steps:
+            gamma[:, :, max(last_steps - start, 0) :, n_blocks - 1] = 0.0
+            future[:, :, max(last_steps - start, 0) :, n_blocks - 1] = 0.0
+        # pairs (t, t+1) inside a block: position p - 1 with position p, B apart in block order
+        first = max(start, 1)
+        xi_sum += alpha[:, :, first - 1 : stop - 1].reshape(n_sets, n_states, -1) @ np.swapaxes(
+            future[:, :, first - start :].reshape(n_sets, n_states, -1), 1, 2
+        )
+        if features is not None:
+            weighted_features += gamma.reshape(n_sets, n_states, -1) @ features[:, start * n_blocks : stop * n_blocks].T
+        if start == 0:
+            first_gamma = gamma[:, :, 0, 0].copy()
+    last, first = alpha[:, :, length - 1, :-1], density_beta[:, :, 0, 1:]
+    across = (np.swapaxes(transmat, 1, 2) @ last * first).sum(axis=1)
+    xi_sum += last @ np.swapaxes(first / across[:, None], 1, 2)
+    xi_sum *= transmat
+    log_likelihood = (
+        np.log(alpha[:, :, length - 1].sum(axis=1)).sum(axis=1)
+        + passes.log_renormalised.sum(axis=(1, 2))
+        + shift.sum(axis=(0, 2))
+    )
+    # gamma is finite where every D_t is positive and finite (a NaN fails both comparisons)
+    usable = (
+        np.isfinite(log_likelihood) & (smallest > 0) & (largest < np.inf) & np.all(np.isfinite(xi_sum), axis=(1, 2))
+    )
+    return BlockedStatistics(log_likelihood, xi_sum, first_gamma, weighted_features, all_gamma, all_norm, usable)
+
+
+def _e_step_blocked(startprob, transmat, log_b_at, shape, blocks: TimeBlocks, features) -> BlockedStatistics:
+    """The E-step as the EM loop needs it, for R parameter sets: log-likelihood, summed xi, gamma
+    at the first step and gamma's sums against ``features`` (F, L B); nothing of size T K is kept.
+
+    ``log_b_at`` gives (L, R, K, B) log-densities a chunk of positions at a time (see
+    :func:`_shifted_densities`); ``shape`` is (L, R, K, B).
+    """
+    densities, shift = _shifted_densities(log_b_at, shape, blocks)
+    passes = _scan(startprob, transmat, densities, backward=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        statistics = _posterior_statistics(transmat, passes, shift, blocks, features)
+    for r in np.flatnonzero(~statistics.usable):
+        log_b = np.swapaxes(log_b_at(0, blocks.length)[:, r], 0, 1)
+        exact = e_step_reference(startprob[r], transmat[r], from_blocks(log_b, blocks))
+        statistics.log_likelihood[r] = exact.log_likelihood
+        statistics.xi_sum[r] = exact.xi_sum
+        statistics.first_gamma[r] = exact.gamma[0]
+        statistics.weighted_features[r] = to_blocks(exact.gamma, blocks).reshape(exact.gamma.shape[1], -1) @ features.T
+    return statistics
+
+
+def _filtered(passes: BlockedPasses, shift: np.ndarray, n_sets: int):
+    """Rabiner's alpha_hat (R, K, L, B) and log c_t (R, L, B) from the forward pass.
+
+    With s_t the sum of the stored alpha_t and n_t its recorded factor, ``c_t = n_t s_t / s_t-1``
+    inside a block and ``c_t = s_t`` at a block's first step (it enters normalised).
+    """
+    alpha = passes.current[:n_sets]
+    total = alpha.sum(axis=1)
+    log_total = np.log(total)
+    log_scale = log_total + passes.log_renormalised + np.swapaxes(shift, 0, 1)
+    log_scale[:, 1:] -= log_total[:, :-1]
+    return alpha / total[:, None], log_scale
+
+
+def _in_block_order(log_b: np.ndarray, blocks: TimeBlocks):
+    """(R, T, K) log-densities as ``log_b_at`` and shape for :func:`_shifted_densities`."""
+    in_blocks = np.moveaxis(to_blocks(log_b, blocks), 2, 0)
+    return (lambda start, stop: in_blocks[start:stop]), in_blocks.shape
 
 
 def _forward_batch(startprob, transmat, log_b) -> Forward:
     """Scaled forward pass for R parameter sets: inputs (R, K), (R, K, K), (R, T, K)."""
-    emissions, shift = _shifted_emissions(log_b)
-    alpha_hat, log_scale, ok = _blocked_scan(startprob, transmat, emissions)
-    log_scale = log_scale + shift
+    blocks = TimeBlocks.for_steps(log_b.shape[1])
+    densities, shift = _shifted_densities(*_in_block_order(log_b, blocks), blocks)
+    passes = _scan(startprob, transmat, densities, backward=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha_hat, log_scale = _filtered(passes, shift, startprob.shape[0])
+    alpha_hat = from_blocks(alpha_hat, blocks)
+    log_scale = from_blocks(log_scale[:, None], blocks)[..., 0]
+    ok = np.all(np.isfinite(log_scale), axis=1)
     for r in np.flatnonzero(~ok):
         alpha_hat[r], log_scale[r], _ = forward_reference(startprob[r], transmat[r], log_b[r])
     return Forward(alpha_hat, log_scale, log_scale.sum(axis=1))
@@ -177,50 +300,36 @@ def _forward_batch(startprob, transmat, log_b) -> Forward:
 def _e_step_batch(startprob, transmat, log_b, return_xi: bool = False) -> Posteriors:
     """Eqs. (17) and (21) for R parameter sets at once: inputs (R, K), (R, K, K), (R, T, K).
 
-    The backward pass does not need the forward one: ``beta_t`` is needed only up to a factor
-    per t, because Rabiner's scaling is recovered at the end from ``sum_i alpha_hat_t(i)
-    beta_hat_t(i) = 1``. Written in reversed time s = T-1-t, ``beta_t^T = v_s A^T`` where
-    ``v_0 = 1`` and ``v_s = v_{s-1} A^T diag(b_{T-s})``: the same scan as the forward pass
-    with A^T in place of A. So both passes run as one scan over 2R parameter sets.
+    Besides gamma and the summed xi this returns Rabiner's scaled variables: alpha_hat and c_t
+    from the forward pass (:func:`_filtered`), and ``beta_hat_t = beta_t / sum_i alpha_hat_t(i)
+    beta_t(i)``, the scaling that makes ``sum_i alpha_hat_t(i) beta_hat_t(i) = 1``.
     """
-    n_sets, n_steps, n_states = log_b.shape
-    weights = np.empty((2 * n_sets, n_steps, n_states))
-    emissions = weights[:n_sets]
-    _, shift = _shifted_emissions(log_b, out=emissions)
-    weights[n_sets:, 0] = 1.0
-    _rows(weights[n_sets:, 1:])[...] = _rows(emissions)[:, :0:-1]
-    transposed = np.swapaxes(transmat, 1, 2)
-    both = _blocked_scan(
-        np.concatenate([startprob, np.ones_like(startprob)]), np.concatenate([transmat, transposed]), weights
-    )
-    alpha_hat, beta_tilde = both.states[:n_sets], _reversed_in_time(both.states[n_sets:]) @ transposed
-    log_scale = both.log_increments[:n_sets] + shift
-    ok = both.ok[:n_sets] & both.ok[n_sets:]
+    n_sets = log_b.shape[0]
+    blocks = TimeBlocks.for_steps(log_b.shape[1])
+    densities, shift = _shifted_densities(*_in_block_order(log_b, blocks), blocks)
+    passes = _scan(startprob, transmat, densities, backward=True)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # Rabiner's scaling makes sum_i alpha_hat_t(i) beta_hat_t(i) = 1 exactly.
-        gamma = alpha_hat * beta_tilde
-        norm = _sums_repeated(gamma)
-        gamma /= norm
-        beta_hat = np.divide(beta_tilde, norm, out=beta_tilde)
-        # xi_t(i, j) = alpha_hat_t(i) A_ij future_t(j) with future_t(j) = b_j(O_t+1) beta_hat_t+1(j) / c_t+1
-        # in shifted units (written over `norm`, no longer needed).
-        future = np.multiply(emissions[:, 1:], beta_hat[:, 1:], out=norm[:, 1:])
-        future *= np.exp(-both.log_increments[:n_sets, 1:])[..., None]
-        xi_sum = transmat * (np.swapaxes(alpha_hat[:, :-1], 1, 2) @ future)
+        statistics = _posterior_statistics(transmat, passes, shift, blocks, full=True)
+        alpha_hat, log_scale = _filtered(passes, shift, n_sets)
+        beta = passes.predicted[::-1, n_sets:].transpose(1, 2, 0, 3)
+        beta_hat = beta * (passes.current[:n_sets].sum(axis=1) / statistics.norm)[:, None]
+    alpha_hat, beta_hat, gamma = (from_blocks(value, blocks) for value in (alpha_hat, beta_hat, statistics.gamma))
+    log_scale = from_blocks(log_scale[:, None], blocks)[..., 0]
+    log_likelihood, xi_sum, usable = statistics.log_likelihood, statistics.xi_sum, statistics.usable
     xi = None
     if return_xi:
-        xi = alpha_hat[:, :-1, :, None] * transmat[:, None] * future[:, :, None, :]
-
-    # a NaN anywhere in gamma shows in its sum over time
-    usable = ok & np.all(np.isfinite(np.ones(n_steps) @ gamma), axis=1) & np.all(np.isfinite(xi_sum), axis=(1, 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            future = np.exp(log_b[:, 1:] - log_scale[:, 1:, None]) * beta_hat[:, 1:]
+            xi = alpha_hat[:, :-1, :, None] * transmat[:, None] * future[:, :, None, :]
     for r in np.flatnonzero(~usable):
         exact = e_step_reference(startprob[r], transmat[r], log_b[r], return_xi=return_xi)
         alpha_hat[r], log_scale[r], gamma[r], xi_sum[r], beta_hat[r] = (
             exact.alpha_hat, exact.log_scale, exact.gamma, exact.xi_sum, exact.beta_hat
         )
+        log_likelihood[r] = exact.log_likelihood
         if return_xi:
             xi[r] = exact.xi
-    return Posteriors(log_scale.sum(axis=1), gamma, xi_sum, xi, alpha_hat, beta_hat, log_scale)
+    return Posteriors(log_likelihood, gamma, xi_sum, xi, alpha_hat, beta_hat, log_scale)
 
 
 def _as_batch(startprob, transmat, log_b):

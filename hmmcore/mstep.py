@@ -12,6 +12,8 @@ divides by zero. Without ``previous`` such a state is an error, not a NaN.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .validation import check_lengths, check_nonnegative
@@ -66,37 +68,46 @@ def occupancy(gamma) -> np.ndarray:
     return np.ones(gamma.shape[-2]) @ gamma  # a vector-matrix product: faster than sum(axis=-2)
 
 
-def update_means(X, gamma, previous=None) -> np.ndarray:
-    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, r_t / \sum_t \gamma_t(k)`."""
+class WeightedMoments(NamedTuple):
+    r"""The sums over t that Eqs. (35) and (41) need, for every state k, about a centre c."""
+
+    occupancy: np.ndarray
+    r"""(..., K) :math:`N_k = \sum_t \gamma_t(k)`."""
+    first: np.ndarray
+    r"""(..., K, D) :math:`\sum_t \gamma_t(k) (r_t - c)`."""
+    second: np.ndarray
+    r"""(..., K, D, D) :math:`\sum_t \gamma_t(k) (r_t - c)(r_t - c)^\top`."""
+    centre: np.ndarray
+    """(D,) the centre c."""
+
+
+def weighted_moments(X, gamma) -> WeightedMoments:
+    """The sums of :class:`WeightedMoments` about the data mean, each a matrix product over t.
+
+    Centring on the data mean keeps rounding small in Eq. (41)'s expanded form below.
+    """
     X = np.asarray(X, dtype=np.float64)
     gamma = np.asarray(gamma, dtype=np.float64)
-    totals = occupancy(gamma)
-    empty = totals < EMPTY_STATE_OCCUPANCY
-    with np.errstate(divide="ignore", invalid="ignore"):
-        updated = (np.swapaxes(gamma, -1, -2) @ X) / totals[..., None]
-    return _keep_previous(updated, previous, empty, "mean")
-
-
-def _weighted_scatter(X, gamma, means) -> np.ndarray:
-    r""":math:`\sum_t \gamma_t(k) (r_t-\mu_k)(r_t-\mu_k)^\top` for every k, shape (..., K, D, D).
-
-    Expanded about the data mean :math:`\bar r` (exact for any :math:`\mu_k`), so all the sums
-    over t are matrix products: with :math:`y_t = r_t - \bar r` and :math:`d_k = \mu_k - \bar r`,
-    :math:`\sum_t \gamma_t(k) y_t y_t^\top - s_k d_k^\top - d_k s_k^\top + N_k d_k d_k^\top`
-    where :math:`s_k = \sum_t \gamma_t(k) y_t`. Rounding grows only for a mean many of its
-    state's standard deviations away from :math:`\bar r`.
-    """
     n_features = X.shape[-1]
     centre = X.mean(axis=0)
     centred = X - centre
     outer = (centred[:, :, None] * centred[:, None, :]).reshape(-1, n_features * n_features)
     weights = np.swapaxes(gamma, -1, -2)
     second = (weights @ outer).reshape(weights.shape[:-1] + (n_features, n_features))
-    first = weights @ centred
-    offset = means - centre
-    cross = first[..., :, None] * offset[..., None, :]
-    spread = occupancy(gamma)[..., None, None] * (offset[..., :, None] * offset[..., None, :])
-    return second - cross - np.swapaxes(cross, -1, -2) + spread
+    return WeightedMoments(occupancy(gamma), weights @ centred, second, centre)
+
+
+def update_means(X, gamma, previous=None) -> np.ndarray:
+    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, r_t / \sum_t \gamma_t(k)`."""
+    return means_from_moments(weighted_moments(X, gamma), previous)
+
+
+def means_from_moments(moments: WeightedMoments, previous=None) -> np.ndarray:
+    r"""Eq. (35) from the weighted sums: :math:`\hat\mu_k = c + \sum_t \gamma_t(k)(r_t - c) / N_k`."""
+    empty = moments.occupancy < EMPTY_STATE_OCCUPANCY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        updated = moments.centre + moments.first / moments.occupancy[..., None]
+    return _keep_previous(updated, previous, empty, "mean")
 
 
 def update_covars(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
@@ -108,15 +119,29 @@ def update_covars(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.
     ``means`` must be the *updated* means of Eq. (35). ``reg_covar`` adds ``reg_covar * I`` inside
     the M-step (0 gives the plain maximum-likelihood update).
     """
-    X = np.asarray(X, dtype=np.float64)
-    gamma = np.asarray(gamma, dtype=np.float64)
+    return covars_from_moments(weighted_moments(X, gamma), means, previous, reg_covar)
+
+
+def covars_from_moments(moments: WeightedMoments, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
+    r"""Eq. (41) from the weighted sums, for any ``means``: with :math:`d_k = \mu_k - c`,
+
+    .. math:: \sum_t \gamma_t(k)(r_t-\mu_k)(r_t-\mu_k)^\top
+              = \sum_t \gamma_t(k)(r_t-c)(r_t-c)^\top - s_k d_k^\top - d_k s_k^\top + N_k d_k d_k^\top,
+              \qquad s_k = \sum_t \gamma_t(k)(r_t-c),
+
+    exact for any :math:`\mu_k`; rounding grows only for a mean many of its state's standard
+    deviations away from c.
+    """
     means = np.asarray(means, dtype=np.float64)
-    totals = occupancy(gamma)
-    empty = totals < EMPTY_STATE_OCCUPANCY
+    offset = means - moments.centre
+    cross = moments.first[..., :, None] * offset[..., None, :]
+    spread = moments.occupancy[..., None, None] * (offset[..., :, None] * offset[..., None, :])
+    scatter = moments.second - cross - np.swapaxes(cross, -1, -2) + spread
+    empty = moments.occupancy < EMPTY_STATE_OCCUPANCY
     with np.errstate(divide="ignore", invalid="ignore"):
-        updated = _weighted_scatter(X, gamma, means) / totals[..., None, None]
+        updated = scatter / moments.occupancy[..., None, None]
     updated = 0.5 * (updated + np.swapaxes(updated, -1, -2))
-    updated = updated + reg_covar * np.eye(X.shape[-1])
+    updated = updated + reg_covar * np.eye(means.shape[-1])
     return _keep_previous(updated, previous, empty, "covariance")
 
 
@@ -126,8 +151,12 @@ def update_covars_diag(X, gamma, means, previous=None, reg_covar: float = 0.0) -
     Maximising Q over diagonal matrices gives the diagonal of the full update; the result is
     returned as (..., K, D, D) diagonal matrices so every other function sees one format.
     """
-    full = update_covars(X, gamma, means, previous=previous, reg_covar=reg_covar)
-    return np.diagonal(full, axis1=-2, axis2=-1)[..., None] * np.eye(full.shape[-1])
+    return diagonal_part(update_covars(X, gamma, means, previous=previous, reg_covar=reg_covar))
+
+
+def diagonal_part(covars: np.ndarray) -> np.ndarray:
+    """The diagonal matrices of (..., D, D) ``covars``."""
+    return np.diagonal(covars, axis1=-2, axis2=-1)[..., None] * np.eye(covars.shape[-1])
 
 
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:

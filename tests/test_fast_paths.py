@@ -1,13 +1,14 @@
 """The vectorised code paths against literal loops, at the shapes where they branch: block
-boundaries of the blocked scan, parameter sets of different kinds in one batch, and data far
-from the origin for the expanded sums of the emissions and the M-step."""
+boundaries of the blocked scan, parameter sets of different kinds in one batch, data far from
+the origin for the expanded sums of the emissions and the M-step, and a batch split between two
+processes."""
 
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
 import hmmcore
-from hmmcore.inference import block_length
+from hmmcore.time_blocks import TimeBlocks
 from problems import random_hmm
 
 
@@ -15,7 +16,7 @@ def block_edge_lengths():
     """T a multiple of the block length, one step short of it and one beyond."""
     lengths = set()
     for n_steps in (49, 400, 2500):
-        length = block_length(n_steps)
+        length = TimeBlocks.for_steps(n_steps).length
         lengths |= {length * length - 1, length * length, length * length + 1}
     return sorted(lengths)
 
@@ -69,10 +70,10 @@ def test_covariance_update_equals_literal_sum_for_any_means(rng, offset):
     np.testing.assert_allclose(hmmcore.update_covars(X, gamma, means), expected, rtol=1e-10)
 
 
-def test_threaded_batch_equals_single_thread_bit_for_bit(rng, monkeypatch):
-    """Two threads over the halves of a batch give exactly the single-threaded results; an error
-    in one half, and the caller's numpy error state, reach the threads' work."""
-    from hmmcore import em
+def test_second_process_gives_the_single_process_results_bit_for_bit(rng, monkeypatch):
+    """Half of a batch computed in the worker process gives exactly the results of the whole batch
+    in this process; an error in the worker's half, and the caller's numpy error state, reach it."""
+    from hmmcore import em, second_process
 
     X = hmmcore.simulate_regimes(2_000, rng).X
     starts = [hmmcore.initial_params(X, 3, rng) for _ in range(5)]
@@ -82,18 +83,125 @@ def test_threaded_batch_equals_single_thread_bit_for_bit(rng, monkeypatch):
     def results():
         fitted = hmmcore.fit_em(X, params, lengths, n_iter=4, tol=0.0)
         stepped = hmmcore.em_step(X, params, lengths)[0]
-        return em.expected_statistics(X, params, lengths), stepped, fitted.params, fitted.log_likelihoods
+        return em.expected_statistics(em.block_observations(X, lengths), params), stepped, fitted.params, fitted.log_likelihoods
 
-    threaded = results()
-    monkeypatch.setattr(em, "_THREADS", 1)
+    monkeypatch.setattr(second_process, "MIN_WORK", 0)  # every batch splits
+    split = results()
+    worker = second_process._state["worker"]
+    assert worker is not None and worker.poll() is None and not second_process._state["failed"]
+    monkeypatch.setattr(second_process, "MIN_WORK", 10**18)  # no batch splits
     single = results()
-    for got, expected in zip(threaded, single):
+    for got, expected in zip(split, single):
         assert all(np.array_equal(a, b) for a, b in zip(got, expected))
 
-    monkeypatch.setattr(em, "_THREADS", 2)
+    monkeypatch.setattr(second_process, "MIN_WORK", 0)
     means = params.means.copy()
-    means[4] = 1e200  # every state of the last set gives every observation probability 0
+    means[4] = 1e200  # in the worker's half: every state of that set gives every observation probability 0
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="probability zero"):
         hmmcore.em_step(X, params._replace(means=means))
-    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # the caller's error state applies
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # the caller's error state applies there
         hmmcore.em_step(X, params._replace(means=means))
+    assert np.array_equal(hmmcore.em_step(X, params)[0].means, hmmcore.em_step(X, params)[0].means)  # still in step
+    assert worker.poll() is None and second_process._state["worker"] is worker
+
+
+def em_step_from_the_book(X, params, lengths, covariance_type="full"):
+    """One EM step from the literal recursions and the book's update functions, in time order."""
+    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
+    bounds = np.cumsum([0] + list(lengths))
+    parts = [hmmcore.e_step_reference(params.startprob, params.transmat, log_b[a:b]) for a, b in zip(bounds, bounds[1:])]
+    gamma = np.concatenate([part.gamma for part in parts])
+    means = hmmcore.update_means(X, gamma, previous=params.means)
+    update_covariances = hmmcore.update_covars if covariance_type == "full" else hmmcore.update_covars_diag
+    new = hmmcore.HMMParams(
+        hmmcore.update_startprob(gamma, lengths),
+        hmmcore.update_transmat(sum(part.xi_sum for part in parts), previous=params.transmat),
+        means,
+        update_covariances(X, gamma, means, previous=params.covars),
+    )
+    return new, sum(part.log_likelihood for part in parts)
+
+
+@pytest.mark.parametrize("lengths", [[48], [49], [50], [399, 400, 401], [1, 40], [2, 30, 7]])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_em_step_equals_the_books_functions_in_time_order(rng, lengths, covariance_type):
+    """The EM loop's path (block order with padding, log-densities and M-step sums from quadratic
+    features) against the literal E-step and the update functions of chapters 5 and 6; sequence
+    lengths at, below and above block edges (7 x 7, 20 x 20), and sequences of one or two steps."""
+    X = 50.0 + rng.normal(size=(sum(lengths), 2))  # away from the origin: the features are centred
+    params = hmmcore.initial_params(X, 3, rng, covariance_type)
+    ours, log_likelihood = hmmcore.em_step(X, params, lengths, covariance_type=covariance_type)
+    expected, expected_log_likelihood = em_step_from_the_book(X, params, lengths, covariance_type)
+    np.testing.assert_allclose(log_likelihood, expected_log_likelihood, rtol=1e-12)
+    for name, got, want in zip(hmmcore.HMMParams._fields, ours, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_em_step_sees_observations_changed_in_place(rng):
+    """em_step reuses the layout of the observations of its last call only while they are equal."""
+    X = rng.normal(size=(300, 2))
+    params = hmmcore.initial_params(X, 2, rng)
+    hmmcore.em_step(X, params)
+    X[17, 1] += 3.0
+    np.testing.assert_allclose(hmmcore.em_step(X, params)[1], em_step_from_the_book(X, params, [300])[1], rtol=1e-12)
+
+
+def test_expanded_log_density_equals_the_whitened_one(rng):
+    """Eq. (29) as a linear function of quadratic features, about the data mean, for data and means
+    near 1000 and an outlier 10^4 standard deviations out."""
+    from hmmcore.emissions import log_density_coefficients, quadratic_features
+
+    _, _, means, covars = random_hmm(rng, 3, 3)
+    X = 1000.0 + rng.normal(size=(200, 3))
+    X[5] += 1e4
+    centre = X.mean(axis=0)
+    expanded = log_density_coefficients(means + 1000.0, covars, centre) @ quadratic_features(X, centre)
+    np.testing.assert_allclose(expanded.T, hmmcore.gaussian_log_density(X, means + 1000.0, covars), rtol=1e-12)
+
+
+def test_returned_arrays_are_not_reused_by_the_next_call(rng):
+    """The E-step keeps scratch arrays between calls; nothing it returns is one of them."""
+    startprob, transmat, means, covars = random_hmm(rng, 3, 2)
+    log_b = hmmcore.gaussian_log_density(rng.normal(size=(500, 2)), means, covars)
+    first = hmmcore.e_step(startprob, transmat, log_b)
+    kept = [np.copy(value) for value in first[1:] if value is not None]
+    hmmcore.e_step(startprob[::-1], transmat.T / transmat.T.sum(axis=1, keepdims=True), log_b[::-1])
+    hmmcore.forward(startprob, transmat, log_b[:300])
+    for before, now in zip(kept, [value for value in first[1:] if value is not None]):
+        assert np.array_equal(before, now)
+
+
+def test_em_step_falls_back_to_the_literal_recursions_where_the_scan_loses_its_mass(rng):
+    """A left-to-right set (zeros in A) and an observation that only an unreachable state explains:
+    the blocked scan loses all mass there, and that set's E-step is redone literally, inside a
+    batch whose other set stays on the fast path."""
+    X = rng.normal(size=(60, 1))
+    X[1] = 40.0
+    left_to_right = hmmcore.HMMParams(
+        np.array([1.0, 0.0, 0.0]),
+        np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]]),
+        np.array([[0.0], [0.5], [40.0]]),
+        np.ones((3, 1, 1)),
+    )
+    ordinary = left_to_right._replace(startprob=np.full(3, 1 / 3), transmat=rng.dirichlet(np.ones(3), size=3),
+                                      means=np.array([[-1.0], [0.0], [1.0]]))
+    batch = hmmcore.HMMParams(*(np.stack(pair) for pair in zip(left_to_right, ordinary)))
+    ours, log_likelihood = hmmcore.em_step(X, batch)
+    for r, params in enumerate((left_to_right, ordinary)):
+        expected, expected_log_likelihood = em_step_from_the_book(X, params, [60])
+        np.testing.assert_allclose(log_likelihood[r], expected_log_likelihood, rtol=1e-12)
+        for name, got, want in zip(hmmcore.HMMParams._fields, ours, expected):
+            np.testing.assert_allclose(got[r], want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_warnings_in_the_second_process_reach_the_caller(rng, monkeypatch):
+    from hmmcore import second_process
+
+    monkeypatch.setattr(second_process, "MIN_WORK", 0)
+    X = rng.normal(size=(200, 1))
+    params = hmmcore.HMMParams(*(np.stack([value] * 2) for value in hmmcore.initial_params(X, 2, rng)))
+    means = params.means.copy()
+    means[1] = 1e200  # the worker's set overflows
+    with np.errstate(over="warn"), pytest.warns(RuntimeWarning, match="overflow"), pytest.raises(ValueError):
+        hmmcore.em_step(X, params._replace(means=means))
+    assert second_process._state["worker"] is not None and not second_process._state["failed"]
