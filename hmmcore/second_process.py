@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -46,6 +47,7 @@ def serve() -> None:
     Answers are ``("ok", value, warnings)`` or ``("error", exception, warnings)``, with the
     warnings issued meanwhile as (message, category) pairs.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are the caller's; the worker ends when stdin closes
     requests, answers = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, not into the answers
     held = {}
@@ -79,7 +81,7 @@ def _start_worker() -> subprocess.Popen | None:
     try:
         worker = subprocess.Popen(
             [sys.executable, "-c", "from hmmcore.second_process import serve; serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, start_new_session=True,
         )
     except OSError:
         return None
@@ -102,12 +104,27 @@ def _send(worker: subprocess.Popen, request) -> None:
 
 
 def _receive(worker: subprocess.Popen):
-    status, value, raised = pickle.load(worker.stdout)
+    """The worker's answer: (status, value, warnings)."""
+    return pickle.load(worker.stdout)
+
+
+def _unpack(answer):
+    status, value, raised = answer
     for message, category in raised:  # warnings issued in the worker are issued here
         warnings.warn(message, category, stacklevel=4)
     if status == "error":
         raise value
     return value
+
+
+def _discard(failed: bool) -> None:
+    """Drop the worker (its answers may be out of step with the requests); start a new one next
+    time unless it ``failed``."""
+    worker = _state["worker"]
+    if worker is not None:
+        worker.kill()
+        _stop(worker)
+    _state.update(worker=None, failed=failed, sent=None)
 
 
 def _worker_holding(data):
@@ -120,10 +137,11 @@ def _worker_holding(data):
         return None, None
     if _state["sent"] is not None and _state["sent"][0] is data:
         return worker, _state["sent"][1]
+    _state["sent"] = None
     _state["count"] += 1
     token = (os.getpid(), _state["count"])
     _send(worker, ("hold", token, data))
-    _receive(worker)
+    _unpack(_receive(worker))
     _state["sent"] = (data, token)
     return worker, token
 
@@ -138,16 +156,26 @@ def in_two_processes(function, data, params, n_steps: int) -> tuple:
         return function(data, params)
     first, second = (type(params)(*(value[part] for value in params)) for part in (np.s_[: n_sets // 2], np.s_[n_sets // 2 :]))
     with _lock:
+        in_step = True  # False while an answer is owed: an interruption then leaves the pipe out of step
         try:
             worker, token = _worker_holding(data)
             if worker is None:
                 return function(data, params)
             _send(worker, ("compute", token, function, second, np.geterr()))
+            in_step = False
             try:
                 ours = function(data, first)
             finally:
-                theirs = _receive(worker)  # always read the answer: the next request must find the pipe empty
+                answer = _receive(worker)  # read even if our half failed, to keep the pipe in step
+                in_step = True
+            theirs = _unpack(answer)
         except (OSError, EOFError, pickle.UnpicklingError):  # the worker died: carry on without it
-            _state.update(worker=None, failed=True, sent=None)
+            _discard(failed=True)
             return function(data, params)
+        except BaseException:
+            if not in_step or _state["sent"] is None:
+                _discard(failed=False)
+            raise
+        if theirs is None:  # the worker no longer held our data
+            theirs = function(data, second)
     return tuple(np.concatenate(pair) for pair in zip(ours, theirs))

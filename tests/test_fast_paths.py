@@ -205,3 +205,21 @@ def test_warnings_in_the_second_process_reach_the_caller(rng, monkeypatch):
     with np.errstate(over="warn"), pytest.warns(RuntimeWarning, match="overflow"), pytest.raises(ValueError):
         hmmcore.em_step(X, params._replace(means=means))
     assert second_process._state["worker"] is not None and not second_process._state["failed"]
+
+
+def test_a_dead_worker_is_dropped_and_the_work_done_here(rng, monkeypatch):
+    from hmmcore import second_process
+
+    monkeypatch.setattr(second_process, "MIN_WORK", 0)
+    X = rng.normal(size=(300, 2))
+    params = hmmcore.HMMParams(*(np.stack(values) for values in zip(*[hmmcore.initial_params(X, 2, rng) for _ in range(4)])))
+    expected = hmmcore.em_step(X, params)
+    worker = second_process._state["worker"]
+    assert worker is not None
+    worker.kill()
+    worker.wait()
+    got = hmmcore.em_step(X, params)
+    assert second_process._state["worker"] is None and second_process._state["failed"]
+    second_process._state["failed"] = False  # later tests may start a new worker
+    for a, b in zip(got[0], expected[0]):
+        assert np.array_equal(a, b)
