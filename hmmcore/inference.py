@@ -51,8 +51,8 @@ class BlockedPasses(NamedTuple):
     current: np.ndarray
     """(S, K, L, B): alpha_t (up to the recorded factors) for the forward sets; b_t * beta_t,
     positions reversed, for the backward sets."""
-    predicted: np.ndarray
-    """(L, S, K, B): alpha_t-1 A for the forward sets; beta_t, positions reversed, for the backward sets."""
+    beta: np.ndarray | None
+    """(L, R, K, B): beta_t (up to a factor per step), positions reversed; None without the backward pass."""
     log_renormalised: np.ndarray
     """(R, L, B): log of the factor alpha's prediction was divided by at each step (mostly 0)."""
 
@@ -138,26 +138,29 @@ def _scan(startprob: np.ndarray, transmat: np.ndarray, densities: np.ndarray, ba
         boundaries = _block_boundaries(startprob, _block_products(transmat, densities), backward)
         transposed = np.swapaxes(transmat, 1, 2)
         step = np.concatenate([transposed, transmat]) if backward else transposed
-        predicted = scratch("predicted", (length, n_total, n_states, n_blocks))
-        predicted[0, :n_sets] = transposed @ boundaries[:n_sets]
-        predicted[0, :n_sets, :, 0] = startprob
-        predicted[0, n_sets:] = boundaries[n_sets:, :, ::-1]
+        # alpha_t-1 A (forward sets) and beta_t (backward sets) at the position at hand; beta is kept
+        predicted = np.empty((n_total, n_states, n_blocks))
+        predicted[:n_sets] = transposed @ boundaries[:n_sets]
+        predicted[:n_sets, :, 0] = startprob
+        predicted[n_sets:] = boundaries[n_sets:, :, ::-1]
+        spare = np.empty_like(predicted)
+        beta = scratch("beta", (length, n_sets, n_states, n_blocks)) if backward else None
         current = scratch("current", (n_total, n_states, length, n_blocks))
         log_renormalised = scratch("log_renormalised", (n_sets, length, n_blocks))
         log_renormalised.fill(0.0)
         for position in range(length):
             now = current[:, :, position]
-            np.multiply(densities[position], predicted[position, :n_sets], out=now[:n_sets])
+            np.multiply(densities[position], predicted[:n_sets], out=now[:n_sets])
             if backward:  # the backward sets run through the positions in reverse
-                np.multiply(densities[length - 1 - position], predicted[position, n_sets:], out=now[n_sets:])
+                np.copyto(beta[position], predicted[n_sets:])
+                np.multiply(densities[length - 1 - position], predicted[n_sets:], out=now[n_sets:])
             if position + 1 < length:
-                upcoming = predicted[position + 1]
-                np.matmul(step, now, out=upcoming)
+                predicted, spare = np.matmul(step, now, out=spare), predicted
                 if (position + 1) % RENORMALISE_EVERY == 0:
-                    total = upcoming.sum(axis=1)
-                    upcoming /= total[:, None]
+                    total = predicted.sum(axis=1)
+                    predicted /= total[:, None]
                     np.log(total[:n_sets], out=log_renormalised[:, position + 1])
-    return BlockedPasses(current, predicted, log_renormalised)
+    return BlockedPasses(current, beta, log_renormalised)
 
 
 class BlockedStatistics(NamedTuple):
@@ -192,7 +195,7 @@ def _posterior_statistics(transmat, passes: BlockedPasses, shift, blocks: TimeBl
     n_sets, n_states = transmat.shape[:2]
     length, n_blocks, last_steps = blocks.length, blocks.n_blocks, blocks.last_block_steps
     alpha = passes.current[:n_sets]
-    beta = passes.predicted[::-1, n_sets:].transpose(1, 2, 0, 3)
+    beta = passes.beta[::-1].transpose(1, 2, 0, 3)
     density_beta = passes.current[n_sets:, :, ::-1]
     all_gamma = np.empty(alpha.shape) if full else None
     all_norm = np.empty(passes.log_renormalised.shape) if full else None
@@ -311,7 +314,7 @@ def _e_step_batch(startprob, transmat, log_b, return_xi: bool = False) -> Poster
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         statistics = _posterior_statistics(transmat, passes, shift, blocks, full=True)
         alpha_hat, log_scale = _filtered(passes, shift, n_sets)
-        beta = passes.predicted[::-1, n_sets:].transpose(1, 2, 0, 3)
+        beta = passes.beta[::-1].transpose(1, 2, 0, 3)
         beta_hat = beta * (passes.current[:n_sets].sum(axis=1) / statistics.norm)[:, None]
     alpha_hat, beta_hat, gamma = (from_blocks(value, blocks) for value in (alpha_hat, beta_hat, statistics.gamma))
     log_scale = from_blocks(log_scale[:, None], blocks)[..., 0]
