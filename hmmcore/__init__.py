@@ -15,6 +15,10 @@ literal recursions         ``forward_reference`` ...              reference
 EM loop                    ``fit_em``, ``em_step``                em
 estimator                  ``GaussianHMM``                        model
 =========================  =====================================  ==============
+
+Behind the fast paths: :mod:`hmmcore.time_blocks` (the blocked order of time the E-step works in),
+:mod:`hmmcore.scratch` (work arrays reused between iterations) and :mod:`hmmcore.second_process`
+(half of a large batch of restarts on a second core).
 """
 
 from .brute_force import BruteForce, enumerate_paths, joint_log_prob

@@ -8,7 +8,7 @@ taken for convergence.
 
 **The data are prepared once.** The observations are laid out for the fast E-step once per
 fit (:func:`block_observations`); :func:`em_step`, often called in a loop on the same data,
-reuses the layout of its last call when the observations are equal. A large batch of restarts
+reuses the layout of its last call (in the same thread) when the observations are equal. A large batch of restarts
 computes half of its E-step in a second process (:mod:`hmmcore.second_process`).
 """
 
@@ -117,21 +117,18 @@ class BlockedObservations(NamedTuple):
     """The blocks of each sequence."""
     features: list[np.ndarray]
     """Per sequence, (F, L B): the features in block order (padding: those of the centre)."""
-    features_by_position: list[np.ndarray]
-    """The same as (L, F, B) arrays: position l of every block is one slice."""
 
 
 def block_observations(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
     """Lay out validated observations ``X`` (T, D), cut into sequences by ``lengths``, for the EM loop."""
     centre = X.mean(axis=0)
-    all_blocks, features, by_position = [], [], []
+    all_blocks, features = [], []
     for start, end in sequence_bounds(lengths):
         blocks = TimeBlocks.for_steps(end - start)
         rows = to_blocks(X[start:end] - centre, blocks).reshape(X.shape[1], blocks.size).T
         features.append(quadratic_features(rows, np.zeros_like(centre)))
-        by_position.append(np.ascontiguousarray(features[-1].reshape(-1, blocks.length, blocks.n_blocks).swapaxes(0, 1)))
         all_blocks.append(blocks)
-    return BlockedObservations(centre, all_blocks, features, by_position)
+    return BlockedObservations(centre, all_blocks, features)
 
 
 def expected_statistics(data: BlockedObservations, params: HMMParams):
@@ -163,18 +160,18 @@ def _expected_statistics(data: BlockedObservations, params: HMMParams):
     first_gammas = []
     xi_sum = np.zeros((n_sets, n_states, n_states))
     weighted_features = np.zeros((n_sets, n_states, n_coefficients))
-    for blocks, features, by_position in zip(data.blocks, data.features, data.features_by_position):
+    for blocks, features in zip(data.blocks, data.features):
         shape = (blocks.length, n_sets, n_states, blocks.n_blocks)
 
-        def log_b_at(start, stop, by_position=by_position):
-            out = scratch("log_b", (stop - start, n_sets * n_states, blocks.n_blocks))
+        def log_b_at(start, stop, features=features, n_blocks=blocks.n_blocks):
+            out = scratch("log_b", (n_sets * n_states, (stop - start) * n_blocks))
             # A state whose mean is absurdly far away has log-density -inf everywhere (its
             # constant coefficient overflows); BLAS may then multiply -inf by the zeros that pad
             # its tiles and raise a spurious "invalid" flag. A NaN in the result would still stop
             # the E-step (it has no maximum over states).
             with np.errstate(invalid="ignore"):
-                np.matmul(coefficients, by_position[start:stop], out=out)
-            return out.reshape((stop - start,) + shape[1:])
+                np.matmul(coefficients, features[:, start * n_blocks : stop * n_blocks], out=out)
+            return out.reshape(n_sets, n_states, stop - start, n_blocks).transpose(2, 0, 1, 3)
 
         statistics = _e_step_blocked(params.startprob, params.transmat, log_b_at, shape, blocks, features)
         log_likelihood += statistics.log_likelihood
@@ -263,7 +260,7 @@ def fit_em(
     params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
     n_sets = params.startprob.shape[0]
     current = HMMParams(*(np.array(value, dtype=np.float64) for value in params))
-    data = _prepared(X, lengths)
+    data = block_observations(X, lengths)
     histories = [[] for _ in range(n_sets)]
     converged = np.zeros(n_sets, dtype=bool)
     active = np.ones(n_sets, dtype=bool)

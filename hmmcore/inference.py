@@ -12,7 +12,7 @@ sqrt(T) vectorised steps instead of T:
    backward pass share the products;
 3. inside all blocks at once, the recursions ``alpha_t = (alpha_t-1 A) * b_t`` from the
    entering vectors and ``beta_t-1 = A (b_t * beta_t)`` from the block ends. The backward
-   half is stored in reversed position order, so both run as one batch of 2R parameter sets.
+   sets run through the positions in reverse, in the same loop: one batch of 2R parameter sets.
 
 Vectors and products are renormalised every :data:`RENORMALISE_EVERY` steps (the emission
 densities are divided by their maximum over states at each t, so nothing can overflow). The
@@ -22,8 +22,14 @@ When some block loses all its mass (possible only when transition probabilities 
 astronomically small) that parameter set is recomputed with the literal recursions of
 :mod:`hmmcore.reference`, whose quantities the fast path reproduces.
 
-Inference knows nothing about Gaussians: it takes ``log_b[t, k] = log b_k(O_t)``. Every public
-function accepts one parameter set, or R of them stacked along a leading axis (restarts).
+From the passes, gamma and the summed xi are formed a chunk of positions at a time, while they
+are in cache (:func:`_posterior_statistics`). The public functions return them in time order;
+the EM loop (:func:`_e_step_blocked`) instead reduces gamma at once to its sums against per-step
+features given by the caller, which is all its M-step needs, and keeps nothing of size T K.
+
+Inference knows nothing about Gaussians: it takes ``log_b[t, k] = log b_k(O_t)`` (and, for the
+EM loop, features of the observations to sum gamma against). Every public function accepts one
+parameter set, or R of them stacked along a leading axis (restarts).
 """
 
 from __future__ import annotations

@@ -38,6 +38,16 @@ _state: dict = {"worker": None, "failed": False, "sent": None, "count": 0}
 """This process's side: the worker, and which data it holds under which token."""
 
 
+def _forget_the_parents_worker() -> None:
+    """In a child forked from this process: the worker and its pipes are the parent's."""
+    global _lock
+    _lock = threading.Lock()
+    _state.update(worker=None, failed=False, sent=None)
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_worker)
+
+
 def serve() -> None:
     """The worker's loop: read a request from stdin, answer on stdout, until stdin closes.
 

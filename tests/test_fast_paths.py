@@ -207,12 +207,18 @@ def test_warnings_in_the_second_process_reach_the_caller(rng, monkeypatch):
     assert second_process._state["worker"] is not None and not second_process._state["failed"]
 
 
-def test_a_dead_worker_is_dropped_and_the_work_done_here(rng, monkeypatch):
+def always_split(rng, monkeypatch):
+    """Every batch splits between the processes; data and four restarts to split."""
     from hmmcore import second_process
 
     monkeypatch.setattr(second_process, "MIN_WORK", 0)
     X = rng.normal(size=(300, 2))
     params = hmmcore.HMMParams(*(np.stack(values) for values in zip(*[hmmcore.initial_params(X, 2, rng) for _ in range(4)])))
+    return second_process, X, params
+
+
+def test_a_dead_worker_is_dropped_and_the_work_done_here(rng, monkeypatch):
+    second_process, X, params = always_split(rng, monkeypatch)
     expected = hmmcore.em_step(X, params)
     worker = second_process._state["worker"]
     assert worker is not None
@@ -223,3 +229,46 @@ def test_a_dead_worker_is_dropped_and_the_work_done_here(rng, monkeypatch):
     second_process._state["failed"] = False  # later tests may start a new worker
     for a, b in zip(got[0], expected[0]):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_steps", [1, 7, 48, 49, 50])
+def test_block_order_puts_step_b_l_plus_l_at_position_l_of_block_b(n_steps):
+    from hmmcore.time_blocks import TimeBlocks, from_blocks, to_blocks
+
+    blocks = TimeBlocks.for_steps(n_steps)
+    values = np.arange(2 * n_steps * 3, dtype=float).reshape(2, n_steps, 3)
+    in_blocks = to_blocks(values, blocks, fill=-1.0)
+    assert in_blocks.shape == (2, 3, blocks.length, blocks.n_blocks)
+    for t in range(n_steps):
+        block, position = divmod(t, blocks.length)
+        assert np.array_equal(in_blocks[:, :, position, block], values[:, t])
+    assert np.sum(in_blocks == -1.0) == 2 * 3 * (blocks.size - n_steps)  # the padding, and nothing else
+    assert np.array_equal(from_blocks(in_blocks, blocks), values)
+
+
+def test_scratch_arrays_are_reused_by_name_and_shape_within_a_budget(monkeypatch):
+    from hmmcore import scratch as scratch_module
+
+    monkeypatch.setattr(scratch_module._kept, "arrays", {}, raising=False)
+    monkeypatch.setattr(scratch_module, "KEEP_AT_MOST_BYTES", 1000 * 8)
+    first = scratch_module.scratch("a", (10, 10))
+    assert scratch_module.scratch("a", (10, 10)) is first
+    assert scratch_module.scratch("a", (10, 11)) is not first  # another shape: a new array
+    big = scratch_module.scratch("b", (1000,))
+    assert scratch_module.scratch("b", (1000,)) is not big  # over the budget: not kept
+
+
+def test_a_forked_child_does_not_use_the_parents_worker(rng, monkeypatch):
+    """After os.fork the child starts (or skips) a worker of its own: the parent's pipes stay in step."""
+    import multiprocessing
+
+    second_process, X, params = always_split(rng, monkeypatch)
+    expected = hmmcore.em_step(X, params)
+    parents_worker = second_process._state["worker"]
+    assert parents_worker is not None
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        in_child = pool.apply(hmmcore.em_step, (X, params))
+    assert second_process._state["worker"] is parents_worker and parents_worker.poll() is None
+    again = hmmcore.em_step(X, params)
+    for a, b, c in zip(expected[0], in_child[0], again[0]):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
