@@ -44,7 +44,7 @@ from .time_blocks import TimeBlocks, from_blocks, to_blocks
 from .validation import check_log_likelihoods, check_startprob, check_transmat
 
 #: Elements of a chunk's (R, K, positions, B) arrays (see :func:`positions_per_chunk`).
-CHUNK_ELEMENTS = 32_768
+CHUNK_ELEMENTS = 65_536
 
 #: Products and vectors are renormalised every this many steps: more often is slower, far less
 #: often could underflow when transition probabilities are tiny.

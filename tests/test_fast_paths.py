@@ -122,6 +122,14 @@ def em_step_from_the_book(X, params, lengths, covariance_type="full"):
     return new, sum(part.log_likelihood for part in parts)
 
 
+def assert_em_step_is_the_books(got, X, params, lengths, covariance_type="full"):
+    """``got`` = (parameters, log-likelihood) from em_step equals :func:`em_step_from_the_book`."""
+    expected, expected_log_likelihood = em_step_from_the_book(X, params, lengths, covariance_type)
+    np.testing.assert_allclose(got[1], expected_log_likelihood, rtol=1e-12)
+    for name, ours, want in zip(hmmcore.HMMParams._fields, got[0], expected):
+        np.testing.assert_allclose(ours, want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("lengths", [[48], [49], [50], [399, 400, 401], [1, 40], [2, 30, 7]])
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_em_step_equals_the_books_functions_in_time_order(rng, lengths, covariance_type):
@@ -130,11 +138,8 @@ def test_em_step_equals_the_books_functions_in_time_order(rng, lengths, covarian
     lengths at, below and above block edges (7 x 7, 20 x 20), and sequences of one or two steps."""
     X = 50.0 + rng.normal(size=(sum(lengths), 2))  # away from the origin: the features are centred
     params = hmmcore.initial_params(X, 3, rng, covariance_type)
-    ours, log_likelihood = hmmcore.em_step(X, params, lengths, covariance_type=covariance_type)
-    expected, expected_log_likelihood = em_step_from_the_book(X, params, lengths, covariance_type)
-    np.testing.assert_allclose(log_likelihood, expected_log_likelihood, rtol=1e-12)
-    for name, got, want in zip(hmmcore.HMMParams._fields, ours, expected):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+    got = hmmcore.em_step(X, params, lengths, covariance_type=covariance_type)
+    assert_em_step_is_the_books(got, X, params, lengths, covariance_type)
 
 
 def test_em_step_sees_observations_changed_in_place(rng):
@@ -188,10 +193,8 @@ def test_em_step_falls_back_to_the_literal_recursions_where_the_scan_loses_its_m
     batch = hmmcore.HMMParams(*(np.stack(pair) for pair in zip(left_to_right, ordinary)))
     ours, log_likelihood = hmmcore.em_step(X, batch)
     for r, params in enumerate((left_to_right, ordinary)):
-        expected, expected_log_likelihood = em_step_from_the_book(X, params, [60])
-        np.testing.assert_allclose(log_likelihood[r], expected_log_likelihood, rtol=1e-12)
-        for name, got, want in zip(hmmcore.HMMParams._fields, ours, expected):
-            np.testing.assert_allclose(got[r], want, rtol=1e-10, atol=1e-12, err_msg=name)
+        got = hmmcore.HMMParams(*(value[r] for value in ours)), log_likelihood[r]
+        assert_em_step_is_the_books(got, X, params, [60])
 
 
 def test_warnings_in_the_second_process_reach_the_caller(rng, monkeypatch):
@@ -272,3 +275,20 @@ def test_a_forked_child_does_not_use_the_parents_worker(rng, monkeypatch):
     again = hmmcore.em_step(X, params)
     for a, b, c in zip(expected[0], in_child[0], again[0]):
         assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 100, 10**9])
+def test_results_do_not_depend_on_the_chunks(rng, monkeypatch, chunk_elements):
+    """One position per chunk, a few, or all at once: pairs (t, t+1) across chunk edges, padding
+    inside a chunk and the first step are each handled once."""
+    from hmmcore import inference
+
+    monkeypatch.setattr(inference, "CHUNK_ELEMENTS", chunk_elements)
+    lengths = [50, 43]
+    X = rng.normal(size=(sum(lengths), 2))
+    params = hmmcore.initial_params(X, 3, rng)
+    assert_em_step_is_the_books(hmmcore.em_step(X, params, lengths), X, params, lengths)
+    log_b = hmmcore.gaussian_log_density(X[:50], params.means, params.covars)
+    fast, exact = hmmcore.e_step(params.startprob, params.transmat, log_b), hmmcore.e_step_reference(params.startprob, params.transmat, log_b)
+    for name in ("gamma", "xi_sum", "beta_hat"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(exact, name), rtol=1e-10, atol=1e-13, err_msg=name)
