@@ -125,8 +125,8 @@ def block_observations(X: np.ndarray, lengths: list[int]) -> BlockedObservations
     all_blocks, features = [], []
     for start, end in sequence_bounds(lengths):
         blocks = TimeBlocks.for_steps(end - start)
-        rows = to_blocks(X[start:end] - centre, blocks).reshape(X.shape[1], blocks.size).T
-        features.append(quadratic_features(rows, np.zeros_like(centre)))
+        centred = to_blocks(X[start:end] - centre, blocks).reshape(X.shape[1], blocks.size).T  # padding: 0
+        features.append(quadratic_features(centred, np.zeros_like(centre)))
         all_blocks.append(blocks)
     return BlockedObservations(centre, all_blocks, features)
 
@@ -152,7 +152,7 @@ def _prepared(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
 
 
 def _expected_statistics(data: BlockedObservations, params: HMMParams):
-    """:func:`expected_statistics` in the calling thread."""
+    """:func:`expected_statistics`, all of it in this process."""
     coefficients = log_density_coefficients(params.means, params.covars, data.centre)
     n_sets, n_states, n_coefficients = coefficients.shape
     coefficients = coefficients.reshape(n_sets * n_states, n_coefficients)
@@ -197,6 +197,7 @@ def maximization(first_gammas, xi_sum, moments: WeightedMoments, previous: HMMPa
     means = means_from_moments(moments, previous=previous.means)
     covars = covars_from_moments(moments, means, previous=previous.covars, reg_covar=reg_covar)
     return HMMParams(
+        # Eq. (28) from gamma at each sequence's first step: sequences of one step each
         startprob=update_startprob(first_gammas, [1] * first_gammas.shape[-2]),
         transmat=update_transmat(xi_sum, previous=previous.transmat),
         means=means,
