@@ -24,10 +24,10 @@ from scipy.cluster.vq import kmeans2
 from .emissions import log_density_coefficients, quadratic_features
 from .inference import _e_step_blocked
 from .mstep import (
-    WeightedMoments,
     covars_from_moments,
     diagonal_part,
     means_from_moments,
+    moments_from_features,
     update_startprob,
     update_transmat,
 )
@@ -181,19 +181,11 @@ def _expected_statistics(data: BlockedObservations, params: HMMParams):
     return log_likelihood, np.stack(first_gammas, axis=1), xi_sum, weighted_features
 
 
-def moments_from_features(weighted_features: np.ndarray, centre: np.ndarray) -> WeightedMoments:
-    """Unpack gamma's sums against the quadratic features [1, y, y_i y_j (i <= j)], y = r - centre."""
-    n_features = centre.shape[0]
-    upper = np.triu_indices(n_features)
-    second = np.empty(weighted_features.shape[:-1] + (n_features, n_features))
-    second[..., upper[0], upper[1]] = weighted_features[..., 1 + n_features :]
-    second[..., upper[1], upper[0]] = weighted_features[..., 1 + n_features :]
-    return WeightedMoments(weighted_features[..., 0], weighted_features[..., 1 : 1 + n_features], second, centre)
-
-
-def maximization(first_gammas, xi_sum, moments: WeightedMoments, previous: HMMParams, covariance_type="full",
+def maximization(first_gammas, xi_sum, weighted_features, centre, previous: HMMParams, covariance_type="full",
                  reg_covar=0.0) -> HMMParams:
-    """The M-step from the E-step's sums: Eqs. (28), (27), (35) and (41), each in its own function."""
+    """The M-step from the E-step's sums (:func:`expected_statistics`; ``centre`` that of the
+    features): Eqs. (28), (27), (35) and (41), each in its own function."""
+    moments = moments_from_features(weighted_features, centre)
     means = means_from_moments(moments, previous=previous.means)
     covars = covars_from_moments(moments, means, previous=previous.covars, reg_covar=reg_covar)
     return HMMParams(
@@ -221,8 +213,7 @@ def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", r
 
     data = _prepared(X, lengths)
     log_likelihood, first_gammas, xi_sum, weighted_features = expected_statistics(data, params)
-    moments = moments_from_features(weighted_features, data.centre)
-    new = maximization(first_gammas, xi_sum, moments, params, covariance_type, reg_covar)
+    new = maximization(first_gammas, xi_sum, weighted_features, data.centre, params, covariance_type, reg_covar)
     if single:
         return HMMParams(*(value[0] for value in new)), float(log_likelihood[0])
     return new, log_likelihood
@@ -298,9 +289,9 @@ def fit_em(
         moving = np.flatnonzero(keep_going)
         if moving.size == 0:
             continue
-        moments = moments_from_features(_take(weighted_features, moving), data.centre)
         updated = maximization(
-            _take(first_gammas, moving), _take(xi_sum, moving), moments, _subset(subset, moving), covariance_type, reg_covar
+            _take(first_gammas, moving), _take(xi_sum, moving), _take(weighted_features, moving), data.centre,
+            _subset(subset, moving), covariance_type, reg_covar,
         )
         for name, value in zip(HMMParams._fields, updated):
             getattr(current, name)[index[moving]] = value

@@ -29,6 +29,13 @@ def whitening_matrices(factors: np.ndarray) -> np.ndarray:
     return solve_triangular(factors, identity, lower=True, check_finite=False)
 
 
+def log_normalisers(factors: np.ndarray) -> np.ndarray:
+    """``-D/2 log 2 pi - 1/2 log|Sigma|`` for every lower Cholesky factor (..., D, D) of Sigma,
+    with ``log|Sigma| = 2 sum log diag L``."""
+    log_det = 2.0 * np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)
+    return -0.5 * (factors.shape[-1] * np.log(2.0 * np.pi) + log_det)
+
+
 def gaussian_log_density(X, means, covars) -> np.ndarray:
     r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k.
 
@@ -73,12 +80,11 @@ def _gaussian_log_density(X: np.ndarray, means: np.ndarray, covars: np.ndarray) 
     mahalanobis = whitened[:, 0]
     for feature in range(1, n_features):
         mahalanobis += whitened[:, feature]
-    log_det = 2.0 * np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
     mahalanobis *= -0.5
     out = np.empty(batch_shape + (n_steps, n_components))
     np.add(
         mahalanobis.reshape(batch_shape + (n_components, n_steps)),
-        (-0.5 * (n_features * np.log(2.0 * np.pi) + log_det)).reshape(batch_shape + (n_components, 1)),
+        log_normalisers(factors).reshape(batch_shape + (n_components, 1)),
         out=np.swapaxes(out, -1, -2),
     )
     return out
@@ -112,8 +118,7 @@ def log_density_coefficients(means: np.ndarray, covars: np.ndarray, centre: np.n
     precision = np.swapaxes(whitening, -1, -2) @ whitening
     whitened_offset = whitening @ (means - centre)[..., None]  # m^T P m = ||L^{-1} m||^2
     linear = (np.swapaxes(whitening, -1, -2) @ whitened_offset)[..., 0]
-    log_det = 2.0 * np.log(np.diagonal(factors, axis1=-2, axis2=-1)).sum(axis=-1)
-    constant = -0.5 * (n_features * np.log(2.0 * np.pi) + log_det + (whitened_offset[..., 0] ** 2).sum(axis=-1))
+    constant = log_normalisers(factors) - 0.5 * (whitened_offset[..., 0] ** 2).sum(axis=-1)
     upper = np.triu_indices(n_features)
     quadratic = np.where(upper[0] == upper[1], -0.5, -1.0) * precision[..., upper[0], upper[1]]
     return np.concatenate([constant[..., None], linear, quadratic], axis=-1)

@@ -62,6 +62,11 @@ class BlockedPasses(NamedTuple):
     log_renormalised: np.ndarray
     """(R, L, B): log of the factor alpha's prediction was divided by at each step (mostly 0)."""
 
+    def in_time_order(self):
+        """Views (R, K, L, B) with positions in time order: alpha, beta and b_t * beta_t."""
+        n_sets = self.log_renormalised.shape[0]
+        return self.current[:n_sets], self.beta[::-1].transpose(1, 2, 0, 3), self.current[n_sets:, :, ::-1]
+
 
 def positions_per_chunk(n_sets: int, n_states: int, n_blocks: int) -> int:
     """Positions handled together by the loops over chunks: enough to keep numpy's calls few,
@@ -200,9 +205,7 @@ def _posterior_statistics(transmat, passes: BlockedPasses, shift, blocks: TimeBl
     """
     n_sets, n_states = transmat.shape[:2]
     length, n_blocks, last_steps = blocks.length, blocks.n_blocks, blocks.last_block_steps
-    alpha = passes.current[:n_sets]
-    beta = passes.beta[::-1].transpose(1, 2, 0, 3)
-    density_beta = passes.current[n_sets:, :, ::-1]
+    alpha, beta, density_beta = passes.in_time_order()
     all_gamma = np.empty(alpha.shape) if full else None
     all_norm = np.empty(passes.log_renormalised.shape) if full else None
     weighted_features = None if features is None else np.zeros((n_sets, n_states, features.shape[0]))
@@ -226,9 +229,9 @@ def _posterior_statistics(transmat, passes: BlockedPasses, shift, blocks: TimeBl
             gamma[:, :, max(last_steps - start, 0) :, n_blocks - 1] = 0.0
             future[:, :, max(last_steps - start, 0) :, n_blocks - 1] = 0.0
         # pairs (t, t+1) inside a block: position p - 1 with position p, B apart in block order
-        first = max(start, 1)
-        xi_sum += alpha[:, :, first - 1 : stop - 1].reshape(n_sets, n_states, -1) @ np.swapaxes(
-            future[:, :, first - start :].reshape(n_sets, n_states, -1), 1, 2
+        later = max(start, 1)
+        xi_sum += alpha[:, :, later - 1 : stop - 1].reshape(n_sets, n_states, -1) @ np.swapaxes(
+            future[:, :, later - start :].reshape(n_sets, n_states, -1), 1, 2
         )
         if features is not None:
             weighted_features += gamma.reshape(n_sets, n_states, -1) @ features[:, start * n_blocks : stop * n_blocks].T
@@ -272,7 +275,7 @@ def _e_step_blocked(startprob, transmat, log_b_at, shape, blocks: TimeBlocks, fe
 
 
 def _filtered(passes: BlockedPasses, shift: np.ndarray, n_sets: int):
-    """Rabiner's alpha_hat (R, K, L, B) and log c_t (R, L, B) from the forward pass.
+    """Rabiner's alpha_hat (R, K, L, B) and log c_t (R, L, B) from the forward pass, and s_t (R, L, B).
 
     With s_t the sum of the stored alpha_t and n_t its recorded factor, ``c_t = n_t s_t / s_t-1``
     inside a block and ``c_t = s_t`` at a block's first step (it enters normalised).
@@ -282,7 +285,7 @@ def _filtered(passes: BlockedPasses, shift: np.ndarray, n_sets: int):
     log_total = np.log(total)
     log_scale = log_total + passes.log_renormalised + np.swapaxes(shift, 0, 1)
     log_scale[:, 1:] -= log_total[:, :-1]
-    return alpha / total[:, None], log_scale
+    return alpha / total[:, None], log_scale, total
 
 
 def _in_block_order(log_b: np.ndarray, blocks: TimeBlocks):
@@ -297,7 +300,7 @@ def _forward_batch(startprob, transmat, log_b) -> Forward:
     densities, shift = _shifted_densities(*_in_block_order(log_b, blocks), blocks)
     passes = _scan(startprob, transmat, densities, backward=False)
     with np.errstate(divide="ignore", invalid="ignore"):
-        alpha_hat, log_scale = _filtered(passes, shift, startprob.shape[0])
+        alpha_hat, log_scale, _ = _filtered(passes, shift, startprob.shape[0])
     alpha_hat = from_blocks(alpha_hat, blocks)
     log_scale = from_blocks(log_scale[:, None], blocks)[..., 0]
     ok = np.all(np.isfinite(log_scale), axis=1)
@@ -319,9 +322,8 @@ def _e_step_batch(startprob, transmat, log_b, return_xi: bool = False) -> Poster
     passes = _scan(startprob, transmat, densities, backward=True)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         statistics = _posterior_statistics(transmat, passes, shift, blocks, full=True)
-        alpha_hat, log_scale = _filtered(passes, shift, n_sets)
-        beta = passes.beta[::-1].transpose(1, 2, 0, 3)
-        beta_hat = beta * (passes.current[:n_sets].sum(axis=1) / statistics.norm)[:, None]
+        alpha_hat, log_scale, alpha_sum = _filtered(passes, shift, n_sets)
+        beta_hat = passes.in_time_order()[1] * (alpha_sum / statistics.norm)[:, None]
     alpha_hat, beta_hat, gamma = (from_blocks(value, blocks) for value in (alpha_hat, beta_hat, statistics.gamma))
     log_scale = from_blocks(log_scale[:, None], blocks)[..., 0]
     log_likelihood, xi_sum, usable = statistics.log_likelihood, statistics.xi_sum, statistics.usable

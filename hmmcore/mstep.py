@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .emissions import quadratic_features
 from .validation import check_lengths, check_nonnegative
 
 #: Expected occupancy below which a state counts as empty (see the module docstring).
@@ -82,19 +83,26 @@ class WeightedMoments(NamedTuple):
 
 
 def weighted_moments(X, gamma) -> WeightedMoments:
-    """The sums of :class:`WeightedMoments` about the data mean, each a matrix product over t.
+    """The sums of :class:`WeightedMoments` about the data mean: one matrix product of gamma with
+    the quadratic features of the data (:func:`hmmcore.emissions.quadratic_features`).
 
     Centring on the data mean keeps rounding small in Eq. (41)'s expanded form below.
     """
     X = np.asarray(X, dtype=np.float64)
     gamma = np.asarray(gamma, dtype=np.float64)
-    n_features = X.shape[-1]
     centre = X.mean(axis=0)
-    centred = X - centre
-    outer = (centred[:, :, None] * centred[:, None, :]).reshape(-1, n_features * n_features)
-    weights = np.swapaxes(gamma, -1, -2)
-    second = (weights @ outer).reshape(weights.shape[:-1] + (n_features, n_features))
-    return WeightedMoments(occupancy(gamma), weights @ centred, second, centre)
+    return moments_from_features(np.swapaxes(gamma, -1, -2) @ quadratic_features(X, centre).T, centre)
+
+
+def moments_from_features(weighted_features: np.ndarray, centre: np.ndarray) -> WeightedMoments:
+    """Unpack gamma's sums (..., K, F) against the quadratic features [1, y, y_i y_j (i <= j)]
+    of y = r - ``centre``."""
+    n_features = centre.shape[0]
+    upper = np.triu_indices(n_features)
+    second = np.empty(weighted_features.shape[:-1] + (n_features, n_features))
+    second[..., upper[0], upper[1]] = weighted_features[..., 1 + n_features :]
+    second[..., upper[1], upper[0]] = weighted_features[..., 1 + n_features :]
+    return WeightedMoments(weighted_features[..., 0], weighted_features[..., 1 : 1 + n_features], second, centre)
 
 
 def update_means(X, gamma, previous=None) -> np.ndarray:

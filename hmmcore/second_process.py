@@ -149,7 +149,7 @@ def _worker_holding(data):
         return worker, _state["sent"][1]
     _state["sent"] = None
     _state["count"] += 1
-    token = (os.getpid(), _state["count"])
+    token = _state["count"]
     _send(worker, ("hold", token, data))
     _unpack(_receive(worker))
     _state["sent"] = (data, token)
