@@ -47,13 +47,14 @@ from .mstep import (
     update_transmat,
 )
 from .reference import Forward, Posteriors, backward_reference, e_step_reference, forward_reference
+from .reference import backward_reference as backward
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
     "BruteForce", "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMParams",
     "LESSON_REGIMES", "LikelihoodDecreaseWarning", "Posteriors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
     "ViterbiPath",
-    "backward_reference", "e_step", "e_step_reference", "em_step", "enumerate_paths", "fit_em", "forward",
+    "backward", "backward_reference", "e_step", "e_step_reference", "em_step", "enumerate_paths", "fit_em", "forward",
     "forward_reference", "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500",
     "log_likelihood", "market_features", "occupancy", "regularize_covars", "simulate_regimes",
     "simulated_regime_params", "update_covars", "update_covars_diag", "update_means", "update_startprob",
