@@ -59,9 +59,12 @@ pdf: setup
 # CDN for it) is not kept in the committed notebooks.
 export DROP_WIDGET_STATE := import sys, nbformat; p = sys.argv[1]; nb = nbformat.read(p, 4); nb.metadata.pop("widgets", None); nbformat.write(nb, p)
 
-# Re-execute every chapter in place (after a change to hmmcore or to a chapter), with the
-# same single-threaded numerics as the tests; commit the notebooks with their new outputs.
+# Format the chapters' code (ruff, 88 columns: pyproject.toml), then re-execute every
+# chapter in place (after a change to hmmcore or to a chapter), with the same
+# single-threaded numerics as the tests; commit the notebooks with their new outputs.
+# ruff cannot shorten long strings or comments: fix those by hand.
 notebooks: setup
+	$(BIN)/ruff format book/*.ipynb
 	for notebook in book/*.ipynb; do \
 	  $(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$notebook" || exit 1; \
 	  $(BIN)/python -c "$$DROP_WIDGET_STATE" "$$notebook" || exit 1; \
