@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .em import HMMParams, check_covariance_type, check_params, fit_em, initial_params, sequence_bounds
-from .emissions import _gaussian_log_density
-from .inference import _e_step_batch, _forward_batch
-from .mstep import regularize_covars
+from .em import HMMParams, check_params, fit_em, initial_params, sequence_bounds
+from .emissions import gaussian_log_density
+from .inference import e_step, forward
+from .mstep import check_covariance_type, regularize_covars
 from .validation import check_lengths, check_n_components, check_nonnegative, check_observations, check_positive_int
 from .viterbi import viterbi
 
@@ -69,7 +69,8 @@ class GaussianHMM:
         stacked = HMMParams(*(np.stack(values) for values in zip(*starts)))
         result = fit_em(X, stacked, lengths, self.n_iter, self.tol, self.covariance_type, self.reg_covar)
         fitted = result.params._replace(covars=regularize_covars(result.params.covars, self.posthoc_reg_covar))
-        scores = self._log_likelihoods(X, lengths, fitted)
+        scores = np.array([self._log_likelihood(X, lengths, HMMParams(*(v[r] for v in fitted)))
+                           for r in range(self.n_init)])
         best = int(np.argmax(scores))
         self.startprob_, self.transmat_, self.means_, self.covars_ = (value[best] for value in fitted)
         self.restart_scores_ = scores
@@ -99,30 +100,30 @@ class GaussianHMM:
         return X, check_lengths(lengths, X.shape[0]), self._params(X.shape[1])
 
     @staticmethod
-    def _log_likelihoods(X, lengths, params: HMMParams) -> np.ndarray:
-        """log P(X | lambda_r) for each of R stacked parameter sets."""
-        log_b = _gaussian_log_density(X, params.means, params.covars)
-        total = np.zeros(log_b.shape[0])
-        for start, end in sequence_bounds(lengths):
-            total += _forward_batch(params.startprob, params.transmat, log_b[:, start:end]).log_likelihood
-        return total
+    def _log_likelihood(X, lengths, params: HMMParams) -> float:
+        """log P(X | lambda), summed over sequences."""
+        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
+        return float(sum(
+            forward(params.startprob, params.transmat, log_b[start:end], validate=False).log_likelihood
+            for start, end in sequence_bounds(lengths)
+        ))
 
     def _posteriors_by_sequence(self, X, lengths):
         X, lengths, params = self._prepare(X, lengths)
-        log_b = _gaussian_log_density(X, params.means, params.covars)
+        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
         for start, end in sequence_bounds(lengths):
-            yield _e_step_batch(params.startprob[None], params.transmat[None], log_b[None, start:end])
+            yield e_step(params.startprob, params.transmat, log_b[start:end], validate=False)
 
     # -- evaluation --------------------------------------------------------------------------
     def score(self, X, lengths=None) -> float:
         """log P(X | lambda), summed over sequences."""
         X, lengths, params = self._prepare(X, lengths)
-        return float(self._log_likelihoods(X, lengths, HMMParams(*(value[None] for value in params)))[0])
+        return self._log_likelihood(X, lengths, params)
 
     def score_samples(self, X, lengths=None):
         """``(log P(X | lambda), gamma)``, as hmmlearn's ``score_samples``."""
         parts = list(self._posteriors_by_sequence(X, lengths))
-        return float(sum(part.log_likelihood[0] for part in parts)), np.concatenate([part.gamma[0] for part in parts])
+        return float(sum(part.log_likelihood for part in parts)), np.concatenate([part.gamma for part in parts])
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
         """Smoothed posteriors gamma_t(i) = P(q_t = i | all of X), Eq. (17). Uses the future."""
@@ -131,17 +132,18 @@ class GaussianHMM:
     def filter_proba(self, X, lengths=None) -> np.ndarray:
         """Filtered probabilities P(q_t = i | X_1..X_t): what is known on day t, no look-ahead."""
         X, lengths, params = self._prepare(X, lengths)
-        log_b = _gaussian_log_density(X, params.means, params.covars)
+        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
         return np.concatenate([
-            _forward_batch(params.startprob[None], params.transmat[None], log_b[None, start:end]).alpha_hat[0]
+            forward(params.startprob, params.transmat, log_b[start:end], validate=False).alpha_hat
             for start, end in sequence_bounds(lengths)
         ])
 
     def decode(self, X, lengths=None):
         """``(log P(X, Q* | lambda), Q*)`` for the Viterbi path Q*, as hmmlearn's ``decode``."""
         X, lengths, params = self._prepare(X, lengths)
-        log_b = _gaussian_log_density(X, params.means, params.covars)
-        paths = [viterbi(params.startprob, params.transmat, log_b[start:end]) for start, end in sequence_bounds(lengths)]
+        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
+        paths = [viterbi(params.startprob, params.transmat, log_b[start:end], validate=False)
+                 for start, end in sequence_bounds(lengths)]
         return float(sum(path.log_prob for path in paths)), np.concatenate([path.path for path in paths])
 
     def predict(self, X, lengths=None) -> np.ndarray:
