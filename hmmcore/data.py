@@ -102,11 +102,16 @@ def simulated_regime_params():
 
 
 def simulate_regimes(n_samples: int, rng=None) -> RegimeSimulation:
-    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`."""
-    from .model import GaussianHMM
-
+    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`:
+    the hidden path by the chain's probabilities, then each bar from its regime's normal
+    distribution (``mu_k + L_k z`` with ``L_k`` the Cholesky factor and ``z`` standard normal)."""
+    rng = np.random.default_rng(rng)
     startprob, transmat, means, covars = simulated_regime_params()
-    model = GaussianHMM(n_components=len(startprob))
-    model.startprob_, model.transmat_, model.means_, model.covars_ = startprob, transmat, means, covars
-    X, states = model.sample(n_samples, random_state=np.random.default_rng(rng))
+    states = np.empty(n_samples, dtype=np.intp)
+    states[0] = rng.choice(len(startprob), p=startprob)
+    for t in range(1, n_samples):
+        states[t] = rng.choice(len(startprob), p=transmat[states[t - 1]])
+    factors = np.linalg.cholesky(covars)
+    noise = rng.standard_normal((n_samples, means.shape[1]))
+    X = means[states] + np.einsum("tij,tj->ti", factors[states], noise)
     return RegimeSimulation(X, states)

@@ -149,6 +149,13 @@ def check_update(update: str) -> str:
     return update
 
 
+def check_tolerance(tol) -> float:
+    """``tol`` >= 0, or -inf for "never stop early" (as hmmlearn allows)."""
+    if tol == -np.inf:
+        return -np.inf
+    return check_nonnegative(tol, "tol")
+
+
 def check_priors(priors) -> Priors:
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be an hmmcore.Priors; got {type(priors).__name__}.")
@@ -275,7 +282,7 @@ def fit_em(
     """Run Baum-Welch from ``params`` until the log-likelihood gain is below ``tol``.
 
     The returned parameters are those whose log-likelihood was computed last (a converged run
-    does not take one more M-step). ``params`` may hold R starting points along a leading axis
+    does not take one more M-step). ``tol=-inf`` runs exactly ``n_iter`` iterations. ``params`` may hold R starting points along a leading axis
     (restarts): they run in parallel in ``n_threads`` threads (default: one per core), with
     results identical to R separate runs.
     """
@@ -283,7 +290,7 @@ def fit_em(
     lengths = check_lengths(lengths, X.shape[0])
     check_covariance_type(covariance_type)
     check_positive_int(n_iter, "n_iter")
-    check_nonnegative(tol, "tol")
+    check_tolerance(tol)
     check_nonnegative(reg_covar, "reg_covar")
     check_priors(priors)
     check_update(update)
