@@ -47,7 +47,6 @@ from .em import (
 )
 from .emissions import NotPositiveDefiniteError, gaussian_log_density
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
-from .model import GaussianHMM
 from .mstep import (
     COVARIANCE_TYPES,
     EMPTY_STATE_OCCUPANCY,
@@ -61,10 +60,25 @@ from .mstep import (
 )
 from .viterbi import ViterbiPath, viterbi
 
-import types as _types
-
-__all__ = sorted(
-    name for name, value in globals().items()
-    if not name.startswith("_") and not isinstance(value, _types.ModuleType)
-)
+__all__ = [
+    "BruteForce", "COVARIANCE_TYPES", "DegenerateStateError", "DegenerateStateWarning",
+    "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMLEARN_PRIORS",
+    "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES", "LikelihoodDecreaseWarning",
+    "NotPositiveDefiniteError", "Posteriors", "Priors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
+    "ViterbiPath", "backward", "e_step", "em_step", "enumerate_paths", "fit_em", "forward",
+    "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500", "log_likelihood",
+    "market_features", "occupancy", "regularize_covars", "simulate_regimes",
+    "simulated_regime_params", "update_covars", "update_covars_diag", "update_means",
+    "update_startprob", "update_transmat", "viterbi",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The estimator imports scikit-learn (for BaseEstimator: get_params, clone, grid search),
+    # which costs about half a second; users of the functions alone do not pay for it.
+    if name == "GaussianHMM":
+        from .model import GaussianHMM
+
+        return GaussianHMM
+    raise AttributeError(f"module 'hmmcore' has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 #: The lesson's univariate return regimes: name -> (mean, standard deviation) of daily returns.
 LESSON_REGIMES = {
@@ -22,8 +21,9 @@ LESSON_REGIMES = {
 FEATURES = ("return", "range", "volume_change")
 
 
-def load_sp500() -> pd.DataFrame:
-    """Daily S&P 500 bars (Open, High, Low, Close, Adj Close, Volume) from ``arch.data.sp500``."""
+def load_sp500():
+    """Daily S&P 500 bars (a pandas DataFrame: Open, High, Low, Close, Adj Close, Volume) from
+    ``arch.data.sp500``."""
     try:
         from arch.data import sp500
     except ImportError as error:  # pragma: no cover - arch is a listed dependency
@@ -31,8 +31,9 @@ def load_sp500() -> pd.DataFrame:
     return sp500.load()
 
 
-def market_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
-    """The three features of the lesson, one row per bar after the first.
+def market_features(ohlcv):
+    """The three features of the lesson, one row per bar after the first, as a DataFrame
+    (``ohlcv`` is a DataFrame with High, Low, Close and Volume columns).
 
     * ``return``: log(Close_t / Close_{t-1});
     * ``range``: (High_t - Low_t) / Close_t, the bar's high-low range as a fraction of price;
@@ -45,6 +46,8 @@ def market_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
     prices = ohlcv[["High", "Low", "Close", "Volume"]].astype(float)
     if (prices <= 0).any().any():
         raise ValueError("`ohlcv` must have strictly positive High, Low, Close and Volume.")
+    import pandas as pd  # imported here: the rest of hmmcore does not need pandas
+
     features = pd.DataFrame(
         {
             "return": np.log(prices["Close"]).diff(),

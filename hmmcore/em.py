@@ -112,15 +112,19 @@ class EMResult(NamedTuple):
     """Outcome of :func:`fit_em` for one starting point (or R of them, as lists/arrays)."""
 
     params: HMMParams
-    """The fitted parameters (stacked along a leading axis for R starting points)."""
+    """The parameters of the last E-step: ``log_likelihoods[-1]`` is their log-likelihood
+    (stacked along a leading axis for R starting points)."""
     log_likelihoods: list
     """log P(O | lambda) at each E-step, in order (a list of lists for R starting points)."""
     converged: bool | np.ndarray
-    """True when the last gain was below ``tol``."""
+    """True when the last gain was below ``tol`` (and not a decrease)."""
     n_iter: int | np.ndarray
     """Number of E-steps performed."""
     degenerate: str | None | list
     """None, or the message of the :class:`DegenerateStateError` that ended the run."""
+    next_params: HMMParams
+    """The parameters one M-step after the last E-step (what hmmlearn's ``fit`` returns); equal
+    to ``params`` when the run ended on a collapsing state."""
 
 
 def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
@@ -226,44 +230,65 @@ def em_step(
     return HMMParams(startprob, transmat, means, covars), float(log_likelihood)
 
 
-def _fit_one(X, params, lengths, n_iter, tol, covariance_type, reg_covar, priors, update):
-    """EM from one validated starting point: the loop of chapter 8."""
-    history = []
-    converged = False
-    degenerate = None
+def _fit_one(X, params, lengths, n_iter, tol, covariance_type, reg_covar, priors, update, monitor, jitter,
+             label=""):
+    """EM from one validated starting point: the loop of chapter 8. ``label`` prefixes warnings."""
+    history, converged, degenerate, jittered = [], False, None, []
+    latest = params
     for iteration in range(1, n_iter + 1):
+        params = latest
         try:
-            new, log_likelihood = em_step(
-                X, params, lengths, covariance_type, reg_covar, priors, update, validate=False
-            )
+            try:
+                latest, log_likelihood = em_step(
+                    X, params, lengths, covariance_type, reg_covar, priors, update, validate=False
+                )
+            except DegenerateStateError as error:
+                if not jitter > 0:
+                    raise
+                latest, log_likelihood = em_step(
+                    X, params, lengths, covariance_type, reg_covar + jitter, priors, update, validate=False
+                )
+                jittered.append((error.state, iteration))
         except DegenerateStateError as error:
             history.append(error.log_likelihood)
-            error = DegenerateStateError(error.state, iteration)
-            degenerate = str(error)
-            warnings.warn(str(error), DegenerateStateWarning, stacklevel=3)
+            degenerate = str(DegenerateStateError(error.state, iteration))
+            warnings.warn(label + degenerate, DegenerateStateWarning, stacklevel=3)
+            latest = params
             break
         history.append(log_likelihood)
-        if len(history) >= 2:
-            gain = history[-1] - history[-2]
-            if gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])):
-                regularised = reg_covar > 0 or priors != Priors()
-                cause = (
-                    "reg_covar or a prior makes the M-step a regularised update, which need not "
-                    "raise the likelihood"
-                    if regularised
-                    else "exact EM never does this, so the model or the data is at fault"
-                )
-                warnings.warn(
-                    f"EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
-                    f"(iteration {len(history)}): {cause}.",
-                    LikelihoodDecreaseWarning,
-                    stacklevel=3,
-                )
-            elif gain < tol:
-                converged = True
+        gain = history[-1] - history[-2] if len(history) >= 2 else np.inf
+        decreased = gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])) if len(history) >= 2 else False
+        if decreased:
+            regularised = reg_covar > 0 or priors != Priors()
+            cause = (
+                "reg_covar or a prior makes the M-step a regularised update, which need not "
+                "raise the likelihood"
+                if regularised
+                else "exact EM never does this, so the model or the data is at fault"
+            )
+            warnings.warn(
+                f"{label}EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
+                f"(iteration {len(history)}): {cause}.",
+                LikelihoodDecreaseWarning,
+                stacklevel=3,
+            )
+        converged = gain < tol and not decreased
+        if monitor is not None:
+            monitor.report(log_likelihood)
+            if monitor.converged:
                 break
-        params = new
-    return EMResult(params, history, converged, len(history), degenerate)
+        elif converged:
+            break
+    if jittered:
+        state, iteration = jittered[0]
+        warnings.warn(
+            f"{label}the covariance of state {state} was singular after the M-step of iteration "
+            f"{iteration} ({len(jittered)} iteration(s) in all: a state on too few distinct "
+            f"points); those M-steps were redone with reg_covar + {jitter:g}.",
+            DegenerateStateWarning,
+            stacklevel=3,
+        )
+    return EMResult(params, history, converged, len(history), degenerate, latest)
 
 
 def fit_em(
@@ -278,40 +303,64 @@ def fit_em(
     update: str = PARAMETER_LETTERS,
     *,
     n_threads: int | None = None,
+    monitors=None,
+    singular_jitter: float = 0.0,
+    validate: bool = True,
 ) -> EMResult:
     """Run Baum-Welch from ``params`` until the log-likelihood gain is below ``tol``.
 
-    The returned parameters are those whose log-likelihood was computed last (a converged run
-    does not take one more M-step). ``tol=-inf`` runs exactly ``n_iter`` iterations. ``params`` may hold R starting points along a leading axis
-    (restarts): they run in parallel in ``n_threads`` threads (default: one per core), with
-    results identical to R separate runs.
+    ``params`` may hold R starting points along a leading axis (restarts): they run in parallel
+    in ``n_threads`` threads (default: one per core), with results identical to R separate runs.
+    ``tol=-inf`` runs exactly ``n_iter`` iterations.
+
+    ``monitors`` (one per starting point) replaces the stopping rule by hmmlearn's monitor
+    protocol: each log-likelihood is passed to ``monitor.report`` and EM stops when
+    ``monitor.converged``. With ``singular_jitter`` > 0, an M-step that leaves a covariance
+    singular is redone with ``reg_covar + singular_jitter`` (with a warning) instead of ending
+    the run.
     """
-    X = check_observations(X)
-    lengths = check_lengths(lengths, X.shape[0])
-    check_covariance_type(covariance_type)
-    check_positive_int(n_iter, "n_iter")
-    check_tolerance(tol)
-    check_nonnegative(reg_covar, "reg_covar")
-    check_priors(priors)
-    check_update(update)
+    if validate:
+        X = check_observations(X)
+        lengths = check_lengths(lengths, X.shape[0])
+        check_covariance_type(covariance_type)
+        check_positive_int(n_iter, "n_iter")
+        check_tolerance(tol)
+        check_nonnegative(reg_covar, "reg_covar")
+        check_nonnegative(singular_jitter, "singular_jitter")
+        check_priors(priors)
+        check_update(update)
     batched = np.ndim(params[0]) == 2
     starts = [HMMParams(*values) for values in zip(*params)] if batched else [params]
-    starts = [check_params(start, X.shape[1]) for start in starts]
+    if validate:
+        starts = [check_params(start, X.shape[1]) for start in starts]
+    monitors = [None] * len(starts) if monitors is None else list(monitors)
+    if len(monitors) != len(starts):
+        raise ValueError(f"`monitors` must hold one monitor per starting point ({len(starts)}).")
     arguments = (lengths, n_iter, tol, covariance_type, reg_covar, priors, update)
+
+    def run(restart):
+        label = f"restart {restart}: " if len(starts) > 1 else ""
+        return _fit_one(X, starts[restart], *arguments, monitors[restart], singular_jitter, label)
+
     if len(starts) == 1:
-        results = [_fit_one(X, starts[0], *arguments)]
+        results = [run(0)]
     else:
         workers = min(len(starts), n_threads or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda start: _fit_one(X, start, *arguments), starts))
+            results = list(pool.map(run, range(len(starts))))
     if not batched:
         return results[0]
+
+    def stacked(name):
+        return HMMParams(*(np.stack(values) for values in zip(*(getattr(r, name) for r in results))))
+
     return EMResult(
-        HMMParams(*(np.stack(values) for values in zip(*(r.params for r in results)))),
+        stacked("params"),
         [r.log_likelihoods for r in results],
         np.array([r.converged for r in results]),
         np.array([r.n_iter for r in results]),
         [r.degenerate for r in results],
+        stacked("next_params"),
     )
 
 

@@ -101,7 +101,9 @@ def relative_densities(log_b):
     shift = np.empty(log_b.shape[0])
     density = np.empty(log_b.shape)
     _shift_log_densities(log_b, shift, density)
-    return shift, np.exp(density, out=density)
+    with np.errstate(under="ignore"):  # a density far below the step's largest is 0 relative to it
+        np.exp(density, out=density)
+    return shift, density
 
 
 @njit(cache=True, nogil=True)
@@ -252,7 +254,7 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
                 f"`log_scale` must have shape ({log_b.shape[0]},), one entry per time step; "
                 f"got shape {log_scale.shape}."
             )
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         density_over_scale = np.exp(log_b - log_scale[:, None])
     beta_hat = np.empty(log_b.shape)
     unused = np.empty((0, 0))

@@ -45,11 +45,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import sys
 import warnings
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import linalg
@@ -59,20 +57,16 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state as _sklearn_check_random_state
 
 from .em import (
-    DECREASE_TOLERANCE,
     PARAMETER_LETTERS,
-    DegenerateStateError,
-    DegenerateStateWarning,
     HMMParams,
-    LikelihoodDecreaseWarning,
     Priors,
     check_params,
-    em_step,
+    fit_em,
     sequence_bounds,
 )
 from .emissions import gaussian_log_density
 from .inference import e_step, forward
-from .mstep import COVARIANCE_TYPES, check_covariance_type, regularize_covars
+from .mstep import check_covariance_type, regularize_covars
 from .validation import (
     as_float_array,
     check_covars,
@@ -149,13 +143,10 @@ class ConvergenceMonitor:
             print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
                   file=sys.stderr)
         if self.history and log_prob - self.history[-1] < -MONITOR_PRECISION:
-            warnings.warn(
-                f"EM decreased the log-likelihood from {self.history[-1]!r} to {log_prob!r} "
-                f"(iteration {self.iter + 1}). With a prior or reg_covar the M-step maximises "
-                "the log-posterior, which need not raise the likelihood; with plain maximum "
-                "likelihood exact EM never does this, so the model or the data is at fault.",
-                LikelihoodDecreaseWarning,
-                stacklevel=2,
+            # hmmlearn logs this; fit_em also issues a LikelihoodDecreaseWarning.
+            _log.warning(
+                "Model is not converging. Current: %s is not greater than %s. Delta is %s",
+                log_prob, self.history[-1], log_prob - self.history[-1],
             )
         self.history.append(log_prob)
         self.iter += 1
@@ -578,86 +569,47 @@ class GaussianHMM(BaseEstimator):
             monitors = [copy.deepcopy(self.monitor_) for _ in range(n_init)]
         for monitor in monitors:
             monitor.tol, monitor.n_iter, monitor.verbose = self.tol, self.n_iter, self.verbose
-
-        def run(restart):
-            return self._fit_one(X, lengths, starts[restart], monitors[restart], priors)
-
-        if n_init == 1:
-            results = [run(0)]
-        else:
-            with ThreadPoolExecutor(max_workers=min(n_init, os.cpu_count() or 1)) as pool:
-                results = list(pool.map(run, range(n_init)))
-
-        scores = np.array([score for _, score, _ in results])
-        degenerate = [message for _, _, message in results]
-        for restart, message in enumerate(degenerate):
-            if message is not None:
-                where = f"restart {restart}: " if n_init > 1 else ""
-                warnings.warn(where + message, DegenerateStateWarning, stacklevel=2)
+            monitor._reset()
+        has_prior = bool(np.any(np.asarray(self.covars_prior, dtype=np.float64) != 0))
+        if self.implementation == "scaling":
+            for start in starts:
+                self._log_densities_checked(X, lengths, start)
+        stacked = HMMParams(*(np.stack(values) for values in zip(*starts)))
+        # hmmlearn's loop: its monitor decides when to stop, and its fit returns the parameters
+        # after the last M-step (``next_params``). With a covariance prior, a singular M-step is
+        # redone with SINGULAR_JITTER (hmmlearn adds 1e-7 to such a covariance's diagonal).
+        result = fit_em(
+            X, stacked, lengths, int(self.n_iter), self.tol, self.covariance_type,
+            self.reg_covar, priors, self.params,
+            monitors=monitors, singular_jitter=SINGULAR_JITTER if has_prior else 0.0, validate=False,
+        )
+        fitted, scores = [], []
+        for restart, message in enumerate(result.degenerate):
+            params = HMMParams(*(value[restart] for value in result.next_params))
+            params = params._replace(covars=regularize_covars(params.covars, self.posthoc_reg_covar))
+            fitted.append(params)
+            if message is None:
+                log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
+                scores.append(self._sequences_log_likelihood(log_b, lengths, params))
+            else:
+                scores.append(-np.inf)
+        scores = np.array(scores)
+        degenerate = result.degenerate
         if all(message is not None for message in degenerate):
             raise ValueError(
                 f"every one of the {n_init} restart(s) collapsed (see the DegenerateStateWarning"
                 f"s); first: {degenerate[0]}"
             )
         best = int(np.argmax(scores))
-        self._set_fitted(results[best][0])
+        self._set_fitted(fitted[best])
         self.monitor_ = monitors[best]
         self.restart_scores_ = scores
         self.restart_degenerate_ = degenerate
-        history = list(self.monitor_.history)
+        history = list(result.log_likelihoods[best])
         self.log_likelihood_history_ = history
-        gain = history[-1] - history[-2] if len(history) >= 2 else np.nan
-        floor = -DECREASE_TOLERANCE * max(1.0, abs(history[-2])) if len(history) >= 2 else 0.0
-        self.converged_ = bool(len(history) >= 2 and floor <= gain < self.tol)
+        self.converged_ = bool(result.converged[best])
         self.n_iter_ = int(self.monitor_.iter)
         return self
-
-    def _fit_one(self, X, lengths, params: HMMParams, monitor, priors):
-        """hmmlearn's EM loop from one validated start: ``(final params, final score, None)``
-        or ``(last valid params, -inf, collapse message)``.
-
-        A covariance that is not positive definite after an M-step: with a covariance prior
-        (``covars_prior`` > 0, hmmlearn's default) the M-step is redone with
-        :data:`SINGULAR_JITTER` added to ``reg_covar`` (hmmlearn instead evaluates that state's
-        density at Sigma_k + 1e-7 I and keeps the singular matrix), and a warning says so; with
-        no covariance prior the restart ends there."""
-        monitor._reset()
-        has_prior = bool(np.any(np.asarray(self.covars_prior, dtype=np.float64) != 0))
-        jittered = []
-        for iteration in range(1, int(self.n_iter) + 1):
-            if self.implementation == "scaling":
-                self._log_densities_checked(X, lengths, params)
-            arguments = (X, params, lengths, self.covariance_type)
-            options = (priors, self.params)
-            try:
-                new, log_likelihood = em_step(*arguments, self.reg_covar, *options, validate=False)
-            except DegenerateStateError as error:
-                if not has_prior:
-                    return params, -np.inf, str(DegenerateStateError(error.state, iteration))
-                try:
-                    new, log_likelihood = em_step(
-                        *arguments, self.reg_covar + SINGULAR_JITTER, *options, validate=False
-                    )
-                except DegenerateStateError as again:
-                    return params, -np.inf, str(DegenerateStateError(again.state, iteration))
-                jittered.append((error.state, iteration))
-            params = new  # hmmlearn applies the M-step before testing for convergence
-            monitor.report(log_likelihood)
-            if monitor.converged:
-                break
-        if jittered:
-            state, iteration = jittered[0]
-            warnings.warn(
-                f"the covariance of state {state} was singular after the M-step of iteration "
-                f"{iteration} ({len(jittered)} iteration(s) in all: a state on too few distinct "
-                f"points); those M-steps were redone with reg_covar + {SINGULAR_JITTER:g}, as "
-                "hmmlearn adds 1e-7 to such a covariance's diagonal.",
-                DegenerateStateWarning,
-                stacklevel=2,
-            )
-        params = params._replace(covars=regularize_covars(params.covars, self.posthoc_reg_covar))
-        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
-        return params, self._sequences_log_likelihood(log_b, lengths, params), None
 
     # -- evaluation --------------------------------------------------------------------------
     def _prepare(self, X, lengths):
