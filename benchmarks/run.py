@@ -1,19 +1,23 @@
 """Speed and scale of hmmcore against hmmlearn 0.3.3, measured in one process run.
 
 Run from the repository root with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``).
-Prints three markdown tables; ``--write`` also replaces the results section of
+Prints markdown tables; ``--write`` also replaces the results section of
 ``benchmarks/README.md``. These are measurements, not tests: nothing here asserts a time.
+Every ratio is hmmcore's time divided by hmmlearn's, both measured in this run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -22,12 +26,11 @@ from hmmlearn import hmm
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import hmmcore
-from hmmcore import second_process
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-N_STEPS, N_STATES = 17_520, 3  # the source system: two years of hourly bars, three regimes
+N_STEPS, N_STATES = 17_520, 3  # the source system's 17,520 bars, three regimes
 
 
 def median_seconds(function, repeats: int) -> float:
@@ -53,82 +56,125 @@ def hmmlearn_model(params: hmmcore.HMMParams, n_iter: int, tol: float = -np.inf)
     return model
 
 
-def per_iteration(X, params, repeats: int) -> list[str]:
+def fit_hmmlearn(params, n_iter, tol=-np.inf):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return hmmlearn_model(params, n_iter, tol).fit(X_DATA)
+
+
+def per_iteration(params, repeats: int) -> list[str]:
     n_iter = 10
-
-    def ours():
-        hmmcore.fit_em(X, params, n_iter=n_iter, tol=0.0)
-
-    def theirs():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hmmlearn_model(params, n_iter).fit(X)
-
-    ours_ms = median_seconds(ours, repeats) / n_iter * 1e3
-    theirs_ms = median_seconds(theirs, repeats) / n_iter * 1e3
-    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
-    difference = abs(hmmcore.log_likelihood(params.startprob, params.transmat, log_b) - hmmlearn_model(params, 1).score(X))
+    ours_ms = median_seconds(lambda: hmmcore.fit_em(X_DATA, params, n_iter=n_iter, tol=-np.inf), repeats)
+    theirs_ms = median_seconds(lambda: fit_hmmlearn(params, n_iter), repeats)
+    ours_ms, theirs_ms = ours_ms / n_iter * 1e3, theirs_ms / n_iter * 1e3
+    log_b = hmmcore.gaussian_log_density(X_DATA, params.means, params.covars)
+    ours_ll = hmmcore.log_likelihood(params.startprob, params.transmat, log_b)
+    difference = abs(ours_ll - hmmlearn_model(params, 1).score(X_DATA))
     return [
         f"| hmmlearn 0.3.3 | {theirs_ms:.2f} | 1.00 |",
-        f"| hmmcore | {ours_ms:.2f} | {ours_ms / theirs_ms:.2f} |",
+        f"| hmmcore | {ours_ms:.2f} | {ours_ms / theirs_ms:.3f} |",
         "",
         f"log-likelihood at identical parameters: |hmmcore - hmmlearn| = {difference:.1e} "
-        f"(log-likelihood {hmmcore.log_likelihood(params.startprob, params.transmat, log_b):.3f})",
+        f"(log-likelihood {ours_ll:.3f})",
     ]
 
 
-def restarts(X, repeats: int) -> list[str]:
-    """Ten restarts in one batch against one hmmlearn fit, in two settings.
-
-    Forced: every restart runs exactly 100 EM iterations (``em_step`` on the stacked parameters,
-    so none stops early) against hmmlearn's 100. Converging: the source system's settings,
-    ``tol = 1e-4`` and at most 100 iterations, for our ten restarts and for hmmlearn's one fit.
-    Each also with hmmcore's second process switched off.
-    """
+def restarts(repeats: int) -> list[str]:
+    """Ten restarts (fit_em on ten stacked starting points: a thread per core) against one
+    hmmlearn fit from the first of them. Forced: exactly 100 iterations each. Converging: the
+    source system's tol = 1e-4, at most 100 iterations. Also with one thread."""
     rng = np.random.default_rng(0)
-    starts = [hmmcore.initial_params(X, N_STATES, rng) for _ in range(10)]
+    starts = [hmmcore.initial_params(X_DATA, N_STATES, rng) for _ in range(10)]
     stacked = hmmcore.HMMParams(*(np.stack(values) for values in zip(*starts)))
-    counts = {}
-
-    def ours_forced():
-        params = stacked
-        for _ in range(100):
-            params, _ = hmmcore.em_step(X, params)
-
-    def ours_converging():
-        counts["ours"] = int(hmmcore.fit_em(X, stacked, n_iter=100, tol=1e-4).n_iter.sum())
-
-    def in_one_process(function):
-        """``function`` with the second process switched off: the machine of a one-core user."""
-        def run():
-            threshold = second_process.MIN_WORK
-            second_process.MIN_WORK = float("inf")
-            try:
-                function()
-            finally:
-                second_process.MIN_WORK = threshold
-        return run
-
-    def theirs(tol):
-        def fit():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                counts[tol] = len(hmmlearn_model(starts[0], 100, tol).fit(X).monitor_.history)
-        return fit
-
     rows = []
-    for label, ours, tol, our_count in (
-        ("forced: 100 iterations each", ours_forced, -np.inf, lambda: 1000),
-        ("converging: tol = 1e-4, at most 100", ours_converging, 1e-4, lambda: counts["ours"]),
-        ("forced, in one process", in_one_process(ours_forced), -np.inf, lambda: 1000),
-        ("converging, in one process", in_one_process(ours_converging), 1e-4, lambda: counts["ours"]),
+    for label, tol, n_threads in (
+        ("forced: 100 iterations each", -np.inf, None),
+        ("converging: tol = 1e-4, at most 100", 1e-4, None),
+        ("forced, one thread", -np.inf, 1),
+        ("converging, one thread", 1e-4, 1),
     ):
-        ours_s = median_seconds(ours, repeats)
-        theirs_s = median_seconds(theirs(tol), repeats)
+        counts = {}
+
+        def ours():
+            result = hmmcore.fit_em(X_DATA, stacked, n_iter=100, tol=tol, n_threads=n_threads)
+            counts["ours"] = int(result.n_iter.sum())
+
+        def theirs():
+            counts["theirs"] = len(fit_hmmlearn(starts[0], 100, tol).monitor_.history)
+
+        ours_s, theirs_s = median_seconds(ours, repeats), median_seconds(theirs, repeats)
         rows.append(
-            f"| {label} | {counts[tol]} | {theirs_s:.2f} | {our_count()} | {ours_s:.2f} | {ours_s / theirs_s:.2f} |"
+            f"| {label} | {counts['theirs']} | {theirs_s:.2f} | {counts['ours']} | {ours_s:.2f} "
+            f"| {ours_s / theirs_s:.2f} |"
         )
     return rows
+
+
+def in_fresh_process(code: str, cache_dir: str) -> dict:
+    """Run ``code`` (which prints one JSON line) in a new interpreter with numba's cache in
+    ``cache_dir``; returns the parsed line and the process's peak resident memory."""
+    wrapped = code + "\nimport resource, json as _j\nprint(_j.dumps({'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+    environment = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    output = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, env=environment, check=True)
+    result = {}
+    for line in output.stdout.splitlines():
+        result.update(json.loads(line))
+    return result
+
+
+START_UP = """
+import time, json
+start = time.perf_counter()
+import numpy as np, hmmcore
+imported = time.perf_counter()
+X = hmmcore.simulate_regimes(500, np.random.default_rng(0)).X
+params = hmmcore.fit_em(X, hmmcore.initial_params(X, 3, np.random.default_rng(0)), n_iter=10).params
+hmmcore.viterbi(params.startprob, params.transmat, hmmcore.gaussian_log_density(X, params.means, params.covars))
+functions = time.perf_counter()
+model = hmmcore.GaussianHMM(n_components=3, covariance_type="full", n_iter=10, random_state=0).fit(X)
+model.predict(X)
+estimator = time.perf_counter()
+print(json.dumps({"import_s": imported - start, "functions_s": functions - start,
+                  "estimator_s": estimator - functions}))
+"""
+
+
+def start_up() -> list[str]:
+    """Compilation, then a cached start: ``import hmmcore``, a first small fit and decode with
+    the functions, then the same with ``GaussianHMM`` (whose first use imports scikit-learn)."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold = in_fresh_process(START_UP, cache_dir)
+        warm = [in_fresh_process(START_UP, cache_dir) for _ in range(3)]
+    best = min(warm, key=lambda run: run["functions_s"])
+
+    def row(label, run):
+        return (
+            f"| {label} | {run['import_s']:.2f} | {run['functions_s']:.2f} | "
+            f"{run['estimator_s']:.2f} |"
+        )
+
+    return [row("first run, empty cache (compiles every function)", cold),
+            row("later runs, compiled cache (best of 3)", best)]
+
+
+MILLION = """
+import time, json
+import numpy as np, hmmcore
+startprob, transmat, means, covars = hmmcore.simulated_regime_params()
+X = hmmcore.simulate_regimes(1_000_000, np.random.default_rng(1)).X
+log_b = hmmcore.gaussian_log_density(X, means, covars)
+hmmcore.e_step(startprob, transmat, log_b[:10]); hmmcore.viterbi(startprob, transmat, log_b[:10])
+def best(function):
+    times = []
+    for _ in range(3):
+        start = time.perf_counter(); function(); times.append(time.perf_counter() - start)
+    return min(times)
+print(json.dumps({
+    "e_step_s": best(lambda: hmmcore.e_step(startprob, transmat, log_b)),
+    "viterbi_s": best(lambda: hmmcore.viterbi(startprob, transmat, log_b)),
+    "log_density_s": best(lambda: hmmcore.gaussian_log_density(X, means, covars)),
+}))
+"""
 
 
 def scaling(repeats: int) -> list[str]:
@@ -137,22 +183,42 @@ def scaling(repeats: int) -> list[str]:
     for n_steps in (1_000, 10_000, 100_000, 1_000_000):
         X = hmmcore.simulate_regimes(n_steps, np.random.default_rng(n_steps)).X
         log_b = hmmcore.gaussian_log_density(X, params[2], params[3])
-        elapsed = median_seconds(lambda: hmmcore.e_step(params[0], params[1], log_b), repeats if n_steps < 1_000_000 else 3)
-        tracemalloc.start()
-        hmmcore.e_step(params[0], params[1], log_b)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        count = repeats if n_steps < 1_000_000 else 3
+        elapsed = median_seconds(lambda: hmmcore.e_step(params[0], params[1], log_b), count)
         sizes.append(n_steps)
         seconds.append(elapsed)
-        rows.append(f"| {n_steps:,} | {elapsed * 1e3:.1f} | {elapsed / n_steps * 1e9:.0f} | {peak / 2**20:.0f} |")
+        rows.append(f"| {n_steps:,} | {elapsed * 1e3:.2f} | {elapsed / n_steps * 1e9:.0f} |")
     slope = np.polyfit(np.log(sizes[1:]), np.log(seconds[1:]), 1)[0]
-    rows += ["", f"slope of log(time) against log(T) for T >= 10^4: {slope:.2f} (1 = linear)"]
+    with tempfile.TemporaryDirectory() as cache_dir:
+        in_fresh_process("import numpy as np, hmmcore", cache_dir)
+        million = in_fresh_process(MILLION, cache_dir)
+    rows += [
+        "",
+        f"slope of log(time) against log(T) for T >= 10^4: {slope:.2f} (1 = linear)",
+        "",
+        f"At T = 10^6 (K = 3, D = 3), in a fresh process: E-step {million['e_step_s']:.3f} s, "
+        f"Viterbi {million['viterbi_s']:.3f} s, log-densities {million['log_density_s']:.3f} s; "
+        f"peak resident memory of that whole process (data, log-densities, posteriors, "
+        f"Viterbi): {million['peak_mib']:.0f} MiB.",
+    ]
     return rows
 
 
 def machine() -> str:
     blas = ", ".join(sorted({f"{info['internal_api']} {info.get('architecture', '')}".strip() for info in threadpool_info()}))
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, BLAS: {blas}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, numba {hmmcore_numba_version()}, BLAS: {blas}"
+    )
+
+
+def hmmcore_numba_version() -> str:
+    import numba
+
+    return numba.__version__
+
+
+X_DATA = hmmcore.simulate_regimes(N_STEPS, np.random.default_rng(2024)).X
 
 
 def main() -> None:
@@ -161,29 +227,38 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="also write the tables into benchmarks/README.md")
     args = parser.parse_args()
 
-    X = hmmcore.simulate_regimes(N_STEPS, np.random.default_rng(2024)).X
-    params = hmmcore.initial_params(X, N_STATES, np.random.default_rng(1))
-    with threadpool_limits(limits=1):  # hmmlearn's C++ runs on one core; so do we
+    params = hmmcore.initial_params(X_DATA, N_STATES, np.random.default_rng(1))
+    with threadpool_limits(limits=1):  # hmmlearn's C++ runs on one core; BLAS does too
         lines = [
-            f"Machine: {machine()}; BLAS limited to one thread (hmmlearn's C++ uses one core). "
-            "hmmcore computes half of a large batch of restarts in a second process (hmmcore/second_process.py).",
+            f"Machine: {machine()}; BLAS limited to one thread.",
             "",
-            f"**Per EM iteration** (T = {N_STEPS:,}, D = 3, K = {N_STATES}, full covariance; median of {args.repeats} fits of 10 iterations)",
+            f"**Per EM iteration** (T = {N_STEPS:,}, D = 3, K = {N_STATES}, full covariance; "
+            f"median of {args.repeats} fits of 10 iterations, one thread each)",
             "",
             "| implementation | ms per iteration | ratio to hmmlearn |",
             "|---|---|---|",
-            *per_iteration(X, params, args.repeats),
+            *per_iteration(params, args.repeats),
             "",
-            "**Restarts**: 10 random initialisations advanced together by hmmcore against one hmmlearn fit",
+            "**Restarts**: 10 random initialisations (`fit_em` on stacked starting points, one "
+            "thread per core) against one hmmlearn fit",
             "",
-            "| setting | hmmlearn iterations | hmmlearn seconds | hmmcore iterations (10 restarts) | hmmcore seconds | ratio |",
+            "| setting | hmmlearn iterations | hmmlearn seconds | hmmcore iterations (10 restarts) "
+            "| hmmcore seconds | ratio |",
             "|---|---|---|---|---|---|",
-            *restarts(X, max(1, args.repeats // 3)),
+            *restarts(max(1, args.repeats // 3)),
             "",
-            "**Scaling of the E-step** (`hmmcore.e_step`, K = 3; peak memory traced by tracemalloc, inputs excluded)",
+            "**Start-up** (fresh processes: `import hmmcore`; then `fit_em` for 10 iterations on "
+            "500 steps and `viterbi`; then the same fit and decode with `GaussianHMM`)",
             "",
-            "| T | milliseconds | ns per step | peak MiB |",
+            "| process | import seconds | import + first fit with the functions, seconds "
+            "| then the first `GaussianHMM` fit, seconds |",
             "|---|---|---|---|",
+            *start_up(),
+            "",
+            "**Scaling of the E-step** (`hmmcore.e_step`, K = 3)",
+            "",
+            "| T | milliseconds | ns per step |",
+            "|---|---|---|",
             *scaling(args.repeats),
         ]
     text = "\n".join(lines)

@@ -6,7 +6,9 @@ book equation              function                               module
 (2) marginal likelihood    ``enumerate_paths`` (exact oracle)     brute_force
 (16) log P(O | lambda)     ``log_likelihood``, ``forward``        inference
 (17) gamma, (21) xi        ``e_step``                             inference
-literal recursions         ``forward_reference`` ...              reference
+(13)-(15) alpha, beta       ``forward``, ``backward``              inference
+most probable path         ``viterbi``                            viterbi
+MAP priors (chapter 11)    ``Priors``, ``HMMLEARN_PRIORS``        em
 (27) transitions           ``update_transmat``                    mstep
 (28) initial distribution  ``update_startprob``                   mstep
 (29) Gaussian log-density  ``gaussian_log_density``               emissions
@@ -16,9 +18,8 @@ EM loop                    ``fit_em``, ``em_step``                em
 estimator                  ``GaussianHMM``                        model
 =========================  =====================================  ==============
 
-Behind the fast paths: :mod:`hmmcore.time_blocks` (the blocked order of time the E-step works in),
-:mod:`hmmcore.scratch` (work arrays reused between iterations) and :mod:`hmmcore.second_process`
-(half of a large batch of restarts on a second core).
+Every recursion is written once, as the loop the book derives, and compiled with numba
+(``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
 from .brute_force import BruteForce, enumerate_paths, joint_log_prob
@@ -32,11 +33,22 @@ from .data import (
     simulate_regimes,
     simulated_regime_params,
 )
-from .em import EMResult, HMMParams, LikelihoodDecreaseWarning, em_step, fit_em, initial_params
-from .emissions import gaussian_log_density
-from .inference import e_step, forward, log_likelihood
-from .model import GaussianHMM
+from .em import (
+    HMMLEARN_PRIORS,
+    DegenerateStateError,
+    DegenerateStateWarning,
+    EMResult,
+    HMMParams,
+    LikelihoodDecreaseWarning,
+    Priors,
+    em_step,
+    fit_em,
+    initial_params,
+)
+from .emissions import NotPositiveDefiniteError, gaussian_log_density
+from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
 from .mstep import (
+    COVARIANCE_TYPES,
     EMPTY_STATE_OCCUPANCY,
     occupancy,
     regularize_covars,
@@ -46,18 +58,27 @@ from .mstep import (
     update_startprob,
     update_transmat,
 )
-from .reference import Forward, Posteriors, backward_reference, e_step_reference, forward_reference
-from .reference import backward_reference as backward
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
-    "BruteForce", "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMParams",
-    "LESSON_REGIMES", "LikelihoodDecreaseWarning", "Posteriors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
-    "ViterbiPath",
-    "backward", "backward_reference", "e_step", "e_step_reference", "em_step", "enumerate_paths", "fit_em", "forward",
-    "forward_reference", "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500",
-    "log_likelihood", "market_features", "occupancy", "regularize_covars", "simulate_regimes",
-    "simulated_regime_params", "update_covars", "update_covars_diag", "update_means", "update_startprob",
-    "update_transmat", "viterbi",
+    "BruteForce", "COVARIANCE_TYPES", "DegenerateStateError", "DegenerateStateWarning",
+    "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMLEARN_PRIORS",
+    "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES", "LikelihoodDecreaseWarning",
+    "NotPositiveDefiniteError", "Posteriors", "Priors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
+    "ViterbiPath", "backward", "e_step", "em_step", "enumerate_paths", "fit_em", "forward",
+    "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500", "log_likelihood",
+    "market_features", "occupancy", "regularize_covars", "simulate_regimes",
+    "simulated_regime_params", "update_covars", "update_covars_diag", "update_means",
+    "update_startprob", "update_transmat", "viterbi",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The estimator imports scikit-learn (for BaseEstimator: get_params, clone, grid search),
+    # which costs about half a second; users of the functions alone do not pay for it.
+    if name == "GaussianHMM":
+        from .model import GaussianHMM
+
+        return GaussianHMM
+    raise AttributeError(f"module 'hmmcore' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
-from .validation import check_single_hmm
+from .validation import check_hmm_sequence
 
 #: Refuse to enumerate more paths than this (K^T grows fast).
 MAX_PATHS = 3**12
@@ -50,7 +50,7 @@ def joint_log_prob(path, startprob, transmat, log_b) -> float:
 
 def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
     """Exact log-likelihood, posteriors and best path by summing over all K^T paths."""
-    startprob, transmat, log_b = check_single_hmm(startprob, transmat, log_b)
+    startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
     if n_states**n_steps > MAX_PATHS:
         raise ValueError(f"enumerating K^T = {n_states}^{n_steps} paths is too many; keep K^T <= {MAX_PATHS}.")

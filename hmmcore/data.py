@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 #: The lesson's univariate return regimes: name -> (mean, standard deviation) of daily returns.
 LESSON_REGIMES = {
@@ -22,8 +21,9 @@ LESSON_REGIMES = {
 FEATURES = ("return", "range", "volume_change")
 
 
-def load_sp500() -> pd.DataFrame:
-    """Daily S&P 500 bars (Open, High, Low, Close, Adj Close, Volume) from ``arch.data.sp500``."""
+def load_sp500():
+    """Daily S&P 500 bars (a pandas DataFrame: Open, High, Low, Close, Adj Close, Volume) from
+    ``arch.data.sp500``."""
     try:
         from arch.data import sp500
     except ImportError as error:  # pragma: no cover - arch is a listed dependency
@@ -31,8 +31,9 @@ def load_sp500() -> pd.DataFrame:
     return sp500.load()
 
 
-def market_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
-    """The three features of the lesson, one row per bar after the first.
+def market_features(ohlcv):
+    """The three features of the lesson, one row per bar after the first, as a DataFrame
+    (``ohlcv`` is a DataFrame with High, Low, Close and Volume columns).
 
     * ``return``: log(Close_t / Close_{t-1});
     * ``range``: (High_t - Low_t) / Close_t, the bar's high-low range as a fraction of price;
@@ -45,6 +46,8 @@ def market_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
     prices = ohlcv[["High", "Low", "Close", "Volume"]].astype(float)
     if (prices <= 0).any().any():
         raise ValueError("`ohlcv` must have strictly positive High, Low, Close and Volume.")
+    import pandas as pd  # imported here: the rest of hmmcore does not need pandas
+
     features = pd.DataFrame(
         {
             "return": np.log(prices["Close"]).diff(),
@@ -102,11 +105,16 @@ def simulated_regime_params():
 
 
 def simulate_regimes(n_samples: int, rng=None) -> RegimeSimulation:
-    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`."""
-    from .model import GaussianHMM
-
+    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`:
+    the hidden path by the chain's probabilities, then each bar from its regime's normal
+    distribution (``mu_k + L_k z`` with ``L_k`` the Cholesky factor and ``z`` standard normal)."""
+    rng = np.random.default_rng(rng)
     startprob, transmat, means, covars = simulated_regime_params()
-    model = GaussianHMM(n_components=len(startprob))
-    model.startprob_, model.transmat_, model.means_, model.covars_ = startprob, transmat, means, covars
-    X, states = model.sample(n_samples, random_state=np.random.default_rng(rng))
+    states = np.empty(n_samples, dtype=np.intp)
+    states[0] = rng.choice(len(startprob), p=startprob)
+    for t in range(1, n_samples):
+        states[t] = rng.choice(len(startprob), p=transmat[states[t - 1]])
+    factors = np.linalg.cholesky(covars)
+    noise = rng.standard_normal((n_samples, means.shape[1]))
+    X = means[states] + np.einsum("tij,tj->ti", factors[states], noise)
     return RegimeSimulation(X, states)

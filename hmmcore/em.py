@@ -1,39 +1,40 @@
-"""The EM loop (Baum-Welch): E-step, M-step, repeat; restarts advanced together.
+"""The EM loop (Baum-Welch): chapter 8's pseudo-code, and restarts run in parallel.
 
-One EM iteration evaluates log P(O | lambda_old) in its E-step, then applies Eqs. (27), (28),
-(35) and (41). The loop stops when the gain in log-likelihood falls below ``tol``; a *decrease*
+:func:`em_step` is one iteration exactly as chapter 8 writes it: the log-densities of Eq. (29),
+the E-step of every sequence, then Eqs. (28), (27), (35) and (41), each its own function.
+:func:`fit_em` repeats it until the gain in log-likelihood falls below ``tol``. A *decrease*
 beyond rounding is a bug in the model or the data (EM cannot decrease the likelihood, see the
 book's monotonicity theorem) and raises a :class:`LikelihoodDecreaseWarning` instead of being
-taken for convergence.
+taken for convergence. A covariance that stops being positive definite (a state collapsing
+onto a few points: the likelihood is unbounded) ends that run with a
+:class:`DegenerateStateWarning` naming the state and the iteration.
 
-**The data are prepared once.** The observations are laid out for the fast E-step once per
-fit (:func:`block_observations`); :func:`em_step`, often called in a loop on the same data,
-reuses the layout of its last call (in the same thread) when the observations are equal. A large batch of restarts
-computes half of its E-step in a second process (:mod:`hmmcore.second_process`).
+**Restarts in parallel.** ``fit_em`` takes R starting points along a leading axis and runs
+them in a :class:`concurrent.futures.ThreadPoolExecutor`, one thread per core. The compiled
+loops release the GIL (``nogil=True``), so the threads run at the same time; each restart is
+computed exactly as it would be alone, so the results are bit-identical to running them one by
+one, for any number of threads.
 """
 
 from __future__ import annotations
 
-import threading
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from .emissions import log_density_coefficients, quadratic_features
-from .inference import _e_step_blocked
+from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
+from .inference import e_step
 from .mstep import (
-    covars_from_moments,
-    diagonal_part,
-    means_from_moments,
-    moments_from_features,
+    check_covariance_type,
+    update_covars,
+    update_means,
     update_startprob,
     update_transmat,
 )
-from .scratch import scratch
-from .second_process import in_two_processes
-from .time_blocks import TimeBlocks, to_blocks
 from .validation import (
     check_covars,
     check_lengths,
@@ -46,186 +47,248 @@ from .validation import (
     check_transmat,
 )
 
-COVARIANCE_TYPES = ("full", "diag")
-
 #: A drop in log-likelihood larger than this fraction of max(1, |log-likelihood|) is not rounding.
 DECREASE_TOLERANCE = 1e-9
+
+#: The parameters ``update`` may name, as hmmlearn's ``params`` letters.
+PARAMETER_LETTERS = "stmc"
 
 
 class LikelihoodDecreaseWarning(RuntimeWarning):
     """EM lowered the log-likelihood by more than rounding: something is wrong."""
 
 
+class DegenerateStateWarning(RuntimeWarning):
+    """A state's covariance collapsed during EM; the run stopped at its last valid parameters."""
+
+
+class DegenerateStateError(ValueError):
+    """An M-step produced a covariance that is not positive definite."""
+
+    def __init__(self, state: int, iteration: int | None = None, log_likelihood: float | None = None):
+        when = f" at iteration {iteration}" if iteration is not None else ""
+        super().__init__(
+            f"the covariance of state {state} collapsed{when}: the M-step made it singular "
+            "(the state sits on too few distinct points, and the likelihood grows without "
+            "bound there). Use a covariance prior (`covars_prior` > 0) or `reg_covar` > 0, "
+            "or more restarts."
+        )
+        self.state = state
+        self.iteration = iteration
+        self.log_likelihood = log_likelihood
+        """log P(O | lambda) at the parameters the failed M-step started from."""
+
+
 class HMMParams(NamedTuple):
-    """lambda = (pi, A, mu, Sigma); arrays may carry a leading axis of R parameter sets."""
+    """lambda = (pi, A, mu, Sigma) for K states and D features."""
 
     startprob: np.ndarray
+    """(K,) initial distribution pi."""
     transmat: np.ndarray
+    """(K, K) transition matrix A."""
     means: np.ndarray
+    """(K, D) means mu_k."""
     covars: np.ndarray
+    """(K, D, D) covariance matrices Sigma_k (diagonal, scalar or equal for the other types)."""
+
+
+class Priors(NamedTuple):
+    """The MAP priors of chapter 11, with hmmlearn's names. The defaults are flat: plain
+    maximum likelihood, the updates the derivation chapters derive."""
+
+    startprob_prior: float | np.ndarray = 1.0
+    transmat_prior: float | np.ndarray = 1.0
+    means_prior: float | np.ndarray = 0.0
+    means_weight: float | np.ndarray = 0.0
+    covars_prior: float | np.ndarray = 0.0
+    covars_weight: float | np.ndarray = 1.0
+
+
+#: hmmlearn's GaussianHMM defaults: flat except a covariance prior of 1e-2.
+HMMLEARN_PRIORS = Priors(covars_prior=1e-2)
 
 
 class EMResult(NamedTuple):
-    """Outcome of :func:`fit_em` for one parameter set (or R of them along a leading axis)."""
+    """Outcome of :func:`fit_em` for one starting point (or R of them, as lists/arrays)."""
 
     params: HMMParams
-    """The fitted parameters."""
+    """The parameters of the last E-step: ``log_likelihoods[-1]`` is their log-likelihood
+    (stacked along a leading axis for R starting points)."""
     log_likelihoods: list
-    """log P(O | lambda) at each E-step, in order (a list of arrays for R sets)."""
+    """log P(O | lambda) at each E-step, in order (a list of lists for R starting points)."""
     converged: bool | np.ndarray
-    """True when the last gain was below ``tol``."""
+    """True when the last gain was below ``tol`` (and not a decrease)."""
     n_iter: int | np.ndarray
     """Number of E-steps performed."""
-
-
-def check_covariance_type(covariance_type: str) -> str:
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"`covariance_type` must be one of {COVARIANCE_TYPES}; got {covariance_type!r}.")
-    return covariance_type
-
-
-def check_params(params: HMMParams, n_features: int) -> HMMParams:
-    """Validate a (possibly batched) parameter set against the data's dimension."""
-    means = check_means(params.means, n_features=n_features)
-    n_states = means.shape[-2]
-    return HMMParams(
-        check_startprob(params.startprob, n_states),
-        check_transmat(params.transmat, n_states),
-        means,
-        check_covars(params.covars, n_states, n_features),
-    )
+    degenerate: str | None | list
+    """None, or the message of the :class:`DegenerateStateError` that ended the run."""
+    next_params: HMMParams
+    """The parameters one M-step after the last E-step (what hmmlearn's ``fit`` returns); equal
+    to ``params`` when the run ended on a collapsing state."""
 
 
 def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each sequence in the concatenated observations."""
     ends = np.cumsum(lengths)
     return [(int(end - length), int(end)) for length, end in zip(lengths, ends)]
 
 
-class BlockedObservations(NamedTuple):
-    """The observations as the EM loop keeps them, prepared once per fit.
+def check_params(params, n_features: int) -> HMMParams:
+    """Validate one parameter set against the data's dimension."""
+    means = check_means(params[2], n_features=n_features)
+    n_states = means.shape[0]
+    startprob = check_startprob(params[0], n_states)
+    transmat = check_transmat(params[1], n_states)
+    if startprob.ndim != 1 or transmat.ndim != 2:
+        raise ValueError("`params` must hold one parameter set: startprob (K,) and transmat (K, K).")
+    return HMMParams(startprob, transmat, means, check_covars(params[3], n_states, n_features))
 
-    Each sequence is stored in the block order of :mod:`hmmcore.time_blocks` (padding
-    included), the order the fast E-step works in. The E-step needs the observations only through
-    their quadratic features (:func:`hmmcore.emissions.quadratic_features`): the log-densities
-    are linear in them, and so are the M-step's weighted sums, so gamma is never put back in
-    time order, nor even kept.
+
+def check_update(update: str) -> str:
+    if not isinstance(update, str) or set(update) - set(PARAMETER_LETTERS):
+        raise ValueError(
+            f"`update` must be a string of the letters {PARAMETER_LETTERS!r} (start, transitions, "
+            f"means, covariances); got {update!r}."
+        )
+    return update
+
+
+def check_tolerance(tol) -> float:
+    """``tol`` >= 0, or -inf for "never stop early" (as hmmlearn allows)."""
+    if tol == -np.inf:
+        return -np.inf
+    return check_nonnegative(tol, "tol")
+
+
+def check_priors(priors) -> Priors:
+    if not isinstance(priors, Priors):
+        raise TypeError(f"`priors` must be an hmmcore.Priors; got {type(priors).__name__}.")
+    return priors
+
+
+def em_step(
+    X,
+    params: HMMParams,
+    lengths=None,
+    covariance_type: str = "full",
+    reg_covar: float = 0.0,
+    priors: Priors = Priors(),
+    update: str = PARAMETER_LETTERS,
+    *,
+    validate: bool = True,
+):
+    """One Baum-Welch iteration from ``params``; returns ``(new params, log P(O | params))``.
+
+    Chapter 8's pseudo-code: Eq. (29), the E-step (Eqs. 16, 17, 21) of each sequence, then the
+    M-step, Eqs. (28), (27), (35), (41), with the priors of ``priors`` (flat by default).
+    Parameters whose letter is not in ``update`` (hmmlearn's ``params``) are kept as they are.
+    Raises :class:`DegenerateStateError` if a new covariance is not positive definite.
     """
+    if validate:
+        X = check_observations(X)
+        lengths = check_lengths(lengths, X.shape[0])
+        params = check_params(params, X.shape[1])
+        check_covariance_type(covariance_type)
+        check_nonnegative(reg_covar, "reg_covar")
+        check_priors(priors)
+        check_update(update)
+    elif lengths is None:
+        lengths = [X.shape[0]]
+    startprob, transmat, means, covars = params
 
-    centre: np.ndarray
-    """(D,) the mean of the observations, the centre of the features."""
-    blocks: list[TimeBlocks]
-    """The blocks of each sequence."""
-    features: list[np.ndarray]
-    """Per sequence, (F, L B): the features in block order (padding: those of the centre)."""
+    # E-step
+    log_b = gaussian_log_density(X, means, covars, validate=False)
+    posteriors = [
+        e_step(startprob, transmat, log_b[start:end], validate=False)
+        for start, end in sequence_bounds(lengths)
+    ]
+    log_likelihood = sum(p.log_likelihood for p in posteriors)
+    gamma = posteriors[0].gamma if len(posteriors) == 1 else np.concatenate([p.gamma for p in posteriors])
+    xi_sum = sum(p.xi_sum for p in posteriors)
 
-
-def block_observations(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
-    """Lay out validated observations ``X`` (T, D), cut into sequences by ``lengths``, for the EM loop."""
-    centre = X.mean(axis=0)
-    all_blocks, features = [], []
-    for start, end in sequence_bounds(lengths):
-        blocks = TimeBlocks.for_steps(end - start)
-        centred = to_blocks(X[start:end] - centre, blocks).reshape(X.shape[1], blocks.size).T  # padding: 0
-        features.append(quadratic_features(centred, np.zeros_like(centre)))
-        all_blocks.append(blocks)
-    return BlockedObservations(centre, all_blocks, features)
-
-
-def expected_statistics(data: BlockedObservations, params: HMMParams):
-    """E-step over every sequence for R parameter sets: log-likelihood (R,), gamma at the start of
-    each sequence (R, n_sequences, K), the summed xi (R, K, K) and gamma's weighted sums (R, K, F)."""
-    n_steps = sum(blocks.n_steps for blocks in data.blocks)
-    return in_two_processes(_expected_statistics, data, params, n_steps)
-
-
-_last_prepared = threading.local()
-
-
-def _prepared(X: np.ndarray, lengths: list[int]) -> BlockedObservations:
-    """:func:`block_observations`, reused from this thread's last call when ``X`` and ``lengths`` are equal."""
-    last = getattr(_last_prepared, "value", None)
-    if last is not None and last[1] == lengths and last[0].shape == X.shape and np.array_equal(last[0], X):
-        return last[2]
-    data = block_observations(X, lengths)
-    _last_prepared.value = (X.copy(), list(lengths), data)
-    return data
-
-
-def _expected_statistics(data: BlockedObservations, params: HMMParams):
-    """:func:`expected_statistics`, all of it in this process."""
-    coefficients = log_density_coefficients(params.means, params.covars, data.centre)
-    n_sets, n_states, n_coefficients = coefficients.shape
-    coefficients = coefficients.reshape(n_sets * n_states, n_coefficients)
-    log_likelihood = np.zeros(n_sets)
-    first_gammas = []
-    xi_sum = np.zeros((n_sets, n_states, n_states))
-    weighted_features = np.zeros((n_sets, n_states, n_coefficients))
-    for blocks, features in zip(data.blocks, data.features):
-        shape = (blocks.length, n_sets, n_states, blocks.n_blocks)
-
-        def log_b_at(start, stop, features=features, n_blocks=blocks.n_blocks):
-            out = scratch("log_b", (n_sets * n_states, (stop - start) * n_blocks))
-            # A state whose mean is absurdly far away has log-density -inf everywhere (its
-            # constant coefficient overflows); BLAS may then multiply -inf by the zeros that pad
-            # its tiles and raise a spurious "invalid" flag. A NaN in the result would still stop
-            # the E-step (it has no maximum over states).
-            with np.errstate(invalid="ignore"):
-                np.matmul(coefficients, features[:, start * n_blocks : stop * n_blocks], out=out)
-            return out.reshape(n_sets, n_states, stop - start, n_blocks).transpose(2, 0, 1, 3)
-
-        statistics = _e_step_blocked(params.startprob, params.transmat, log_b_at, shape, blocks, features)
-        log_likelihood += statistics.log_likelihood
-        first_gammas.append(statistics.first_gamma)
-        xi_sum += statistics.xi_sum
-        weighted_features += statistics.weighted_features
-    return log_likelihood, np.stack(first_gammas, axis=1), xi_sum, weighted_features
+    # M-step
+    if "s" in update:
+        startprob = update_startprob(gamma, lengths, priors.startprob_prior, startprob, validate=False)
+    if "t" in update:
+        transmat = update_transmat(xi_sum, transmat, priors.transmat_prior, validate=False)
+    if "m" in update:
+        means = update_means(X, gamma, means, priors.means_prior, priors.means_weight, validate=False)
+    if "c" in update:
+        covars = update_covars(
+            X, gamma, means, covars, reg_covar,
+            covariance_type=covariance_type,
+            covars_prior=priors.covars_prior,
+            covars_weight=priors.covars_weight,
+            means_prior=priors.means_prior,
+            means_weight=priors.means_weight,
+            validate=False,
+        )
+        try:
+            cholesky_factors(covars)
+        except NotPositiveDefiniteError as error:
+            raise DegenerateStateError(error.state, log_likelihood=float(log_likelihood)) from None
+    return HMMParams(startprob, transmat, means, covars), float(log_likelihood)
 
 
-def maximization(first_gammas, xi_sum, weighted_features, centre, previous: HMMParams, covariance_type="full",
-                 reg_covar=0.0) -> HMMParams:
-    """The M-step from the E-step's sums (:func:`expected_statistics`; ``centre`` that of the
-    features): Eqs. (28), (27), (35) and (41), each in its own function."""
-    moments = moments_from_features(weighted_features, centre)
-    means = means_from_moments(moments, previous=previous.means)
-    covars = covars_from_moments(moments, means, previous=previous.covars, reg_covar=reg_covar)
-    return HMMParams(
-        # Eq. (28) from gamma at each sequence's first step: sequences of one step each
-        startprob=update_startprob(first_gammas, [1] * first_gammas.shape[-2]),
-        transmat=update_transmat(xi_sum, previous=previous.transmat),
-        means=means,
-        covars=covars if covariance_type == "full" else diagonal_part(covars),
-    )
-
-
-def _batched(params: HMMParams) -> tuple[HMMParams, bool]:
-    single = np.ndim(params.startprob) == 1
-    if single:
-        return HMMParams(*(np.asarray(value)[None] for value in params)), True
-    return params, False
-
-
-def em_step(X, params: HMMParams, lengths=None, covariance_type: str = "full", reg_covar: float = 0.0):
-    """One EM iteration from ``params``: returns (new parameters, log P(O | params))."""
-    X = check_observations(X)
-    lengths = check_lengths(lengths, X.shape[0])
-    check_covariance_type(covariance_type)
-    params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
-
-    data = _prepared(X, lengths)
-    log_likelihood, first_gammas, xi_sum, weighted_features = expected_statistics(data, params)
-    new = maximization(first_gammas, xi_sum, weighted_features, data.centre, params, covariance_type, reg_covar)
-    if single:
-        return HMMParams(*(value[0] for value in new)), float(log_likelihood[0])
-    return new, log_likelihood
-
-
-def _subset(params: HMMParams, index) -> HMMParams:
-    return HMMParams(*(_take(value, index) for value in params))
-
-
-def _take(array: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``array[index]`` for sorted distinct indices (from ``np.flatnonzero``); no copy when all are taken."""
-    return array if index.size == array.shape[0] else array[index]
+def _fit_one(X, params, lengths, n_iter, tol, covariance_type, reg_covar, priors, update, monitor, jitter,
+             label=""):
+    """EM from one validated starting point: the loop of chapter 8. ``label`` prefixes warnings."""
+    history, converged, degenerate, jittered = [], False, None, []
+    latest = params
+    for iteration in range(1, n_iter + 1):
+        params = latest
+        try:
+            try:
+                latest, log_likelihood = em_step(
+                    X, params, lengths, covariance_type, reg_covar, priors, update, validate=False
+                )
+            except DegenerateStateError as error:
+                if not jitter > 0:
+                    raise
+                latest, log_likelihood = em_step(
+                    X, params, lengths, covariance_type, reg_covar + jitter, priors, update, validate=False
+                )
+                jittered.append((error.state, iteration))
+        except DegenerateStateError as error:
+            history.append(error.log_likelihood)
+            degenerate = str(DegenerateStateError(error.state, iteration))
+            warnings.warn(label + degenerate, DegenerateStateWarning, stacklevel=3)
+            latest = params
+            break
+        history.append(log_likelihood)
+        gain = history[-1] - history[-2] if len(history) >= 2 else np.inf
+        decreased = gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])) if len(history) >= 2 else False
+        if decreased:
+            regularised = reg_covar > 0 or priors != Priors()
+            cause = (
+                "reg_covar or a prior makes the M-step a regularised update, which need not "
+                "raise the likelihood"
+                if regularised
+                else "exact EM never does this, so the model or the data is at fault"
+            )
+            warnings.warn(
+                f"{label}EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
+                f"(iteration {len(history)}): {cause}.",
+                LikelihoodDecreaseWarning,
+                stacklevel=3,
+            )
+        converged = gain < tol and not decreased
+        if monitor is not None:
+            monitor.report(log_likelihood)
+            if monitor.converged:
+                break
+        elif converged:
+            break
+    if jittered:
+        state, iteration = jittered[0]
+        warnings.warn(
+            f"{label}the covariance of state {state} was singular after the M-step of iteration "
+            f"{iteration} ({len(jittered)} iteration(s) in all: a state on too few distinct "
+            f"points); those M-steps were redone with reg_covar + {jitter:g}.",
+            DegenerateStateWarning,
+            stacklevel=3,
+        )
+    return EMResult(params, history, converged, len(history), degenerate, latest)
 
 
 def fit_em(
@@ -236,78 +299,78 @@ def fit_em(
     tol: float = 1e-4,
     covariance_type: str = "full",
     reg_covar: float = 0.0,
+    priors: Priors = Priors(),
+    update: str = PARAMETER_LETTERS,
+    *,
+    n_threads: int | None = None,
+    monitors=None,
+    singular_jitter: float = 0.0,
+    validate: bool = True,
 ) -> EMResult:
     """Run Baum-Welch from ``params`` until the log-likelihood gain is below ``tol``.
 
-    ``params`` may hold R parameter sets along a leading axis (restarts). They advance through
-    EM together, but each stops exactly when it would have stopped on its own: the results
-    equal R separate runs.
+    ``params`` may hold R starting points along a leading axis (restarts): they run in parallel
+    in ``n_threads`` threads (default: one per core), with results identical to R separate runs.
+    ``tol=-inf`` runs exactly ``n_iter`` iterations.
+
+    ``monitors`` (one per starting point) replaces the stopping rule by hmmlearn's monitor
+    protocol: each log-likelihood is passed to ``monitor.report`` and EM stops when
+    ``monitor.converged``. With ``singular_jitter`` > 0, an M-step that leaves a covariance
+    singular is redone with ``reg_covar + singular_jitter`` (with a warning) instead of ending
+    the run.
     """
-    X = check_observations(X)
-    lengths = check_lengths(lengths, X.shape[0])
-    check_covariance_type(covariance_type)
-    check_positive_int(n_iter, "n_iter")
-    check_nonnegative(tol, "tol")
-    check_nonnegative(reg_covar, "reg_covar")
-    params, single = _batched(check_params(HMMParams(*params), X.shape[1]))
-    n_sets = params.startprob.shape[0]
-    current = HMMParams(*(np.array(value, dtype=np.float64) for value in params))
-    data = block_observations(X, lengths)
-    histories = [[] for _ in range(n_sets)]
-    converged = np.zeros(n_sets, dtype=bool)
-    active = np.ones(n_sets, dtype=bool)
+    if validate:
+        X = check_observations(X)
+        lengths = check_lengths(lengths, X.shape[0])
+        check_covariance_type(covariance_type)
+        check_positive_int(n_iter, "n_iter")
+        check_tolerance(tol)
+        check_nonnegative(reg_covar, "reg_covar")
+        check_nonnegative(singular_jitter, "singular_jitter")
+        check_priors(priors)
+        check_update(update)
+    batched = np.ndim(params[0]) == 2
+    starts = [HMMParams(*values) for values in zip(*params)] if batched else [params]
+    if validate:
+        starts = [check_params(start, X.shape[1]) for start in starts]
+    monitors = [None] * len(starts) if monitors is None else list(monitors)
+    if len(monitors) != len(starts):
+        raise ValueError(f"`monitors` must hold one monitor per starting point ({len(starts)}).")
+    arguments = (lengths, n_iter, tol, covariance_type, reg_covar, priors, update)
 
-    for _ in range(n_iter):
-        index = np.flatnonzero(active)
-        if index.size == 0:
-            break
-        subset = _subset(current, index)
-        log_likelihood, first_gammas, xi_sum, weighted_features = expected_statistics(data, subset)
-        keep_going = np.ones(index.size, dtype=bool)
-        for position, r in enumerate(index):
-            history = histories[r]
-            history.append(float(log_likelihood[position]))
-            if len(history) < 2:
-                continue
-            gain = history[-1] - history[-2]
-            if gain < -DECREASE_TOLERANCE * max(1.0, abs(history[-2])):
-                cause = (
-                    "reg_covar > 0 makes the M-step a regularised update, not a likelihood maximiser"
-                    if reg_covar > 0
-                    else "exact EM never does this, so the model or the data is at fault"
-                )
-                warnings.warn(
-                    f"EM decreased the log-likelihood from {history[-2]!r} to {history[-1]!r} "
-                    f"(iteration {len(history)}, parameter set {r}): {cause}.",
-                    LikelihoodDecreaseWarning,
-                    stacklevel=2,
-                )
-            elif gain < tol:
-                converged[r] = True
-                keep_going[position] = False
-        active[index[~keep_going]] = False
-        moving = np.flatnonzero(keep_going)
-        if moving.size == 0:
-            continue
-        updated = maximization(
-            _take(first_gammas, moving), _take(xi_sum, moving), _take(weighted_features, moving), data.centre,
-            _subset(subset, moving), covariance_type, reg_covar,
-        )
-        for name, value in zip(HMMParams._fields, updated):
-            getattr(current, name)[index[moving]] = value
+    def run(restart):
+        label = f"restart {restart}: " if len(starts) > 1 else ""
+        return _fit_one(X, starts[restart], *arguments, monitors[restart], singular_jitter, label)
 
-    n_iters = np.array([len(history) for history in histories])
-    if single:
-        return EMResult(HMMParams(*(value[0] for value in current)), histories[0], bool(converged[0]), int(n_iters[0]))
-    return EMResult(current, histories, converged, n_iters)
+    if len(starts) == 1:
+        results = [run(0)]
+    else:
+        workers = min(len(starts), n_threads or os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run, range(len(starts))))
+    if not batched:
+        return results[0]
+
+    def stacked(name):
+        return HMMParams(*(np.stack(values) for values in zip(*(getattr(r, name) for r in results))))
+
+    return EMResult(
+        stacked("params"),
+        [r.log_likelihoods for r in results],
+        np.array([r.converged for r in results]),
+        np.array([r.n_iter for r in results]),
+        [r.degenerate for r in results],
+        stacked("next_params"),
+    )
 
 
 def initial_params(X, n_components: int, rng, covariance_type: str = "full") -> HMMParams:
     """A random starting point for EM.
 
     Means: k-means++ centres (SciPy) seeded from ``rng``; covariances: the covariance of all the
-    data (its diagonal for ``"diag"``) for every state; start probabilities uniform; each row of
-    A drawn from a Dirichlet distribution leaning towards staying in the same state.
+    data for every state (its diagonal for ``"diag"``, its mean variance for ``"spherical"``),
+    plus 1e-3 of the mean variance; start probabilities uniform; each row of A drawn from a
+    Dirichlet distribution leaning towards staying in the same state.
     """
     X = check_observations(X)
     n_components = check_n_components(n_components)
@@ -320,8 +383,10 @@ def initial_params(X, n_components: int, rng, covariance_type: str = "full") -> 
     spread = np.atleast_2d(np.cov(X, rowvar=False)) if n_samples > 1 else np.eye(n_features)
     if covariance_type == "diag":
         spread = np.diag(np.diag(spread))
-    floor = 1e-3 * max(float(np.trace(spread)) / n_features, np.finfo(float).tiny) * np.eye(n_features)
-    covars = np.repeat((spread + floor)[None], n_components, axis=0)
+    elif covariance_type == "spherical":
+        spread = np.mean(np.diag(spread)) * np.eye(n_features)
+    mean_variance = max(float(np.trace(spread)) / n_features, np.finfo(float).tiny)
+    covars = np.repeat((spread + 1e-3 * mean_variance * np.eye(n_features))[None], n_components, axis=0)
     transmat = rng.dirichlet(np.ones(n_components), size=n_components) + n_components * np.eye(n_components)
     transmat /= transmat.sum(axis=1, keepdims=True)
     return HMMParams(np.full(n_components, 1.0 / n_components), transmat, centres, covars)

@@ -1,26 +1,56 @@
 """The M-step: one function per update equation of the book.
 
-Every function accepts the posteriors of one parameter set, or of R sets stacked along a
-leading axis (restarts advanced together).
+Each function computes its equation literally from the E-step's gamma (and the summed xi):
+the weighted sums over t are compiled loops. With their default arguments the functions are
+the maximum-likelihood updates of chapters 5 and 6. Their prior arguments give the MAP
+updates of chapter 11, with hmmlearn's names and hmmlearn's exact arithmetic:
 
-**Empty states.** A state whose expected occupancy ``N_k = sum_t gamma_t(k)`` is below
-:data:`EMPTY_STATE_OCCUPANCY` does not appear in the Q-function's terms for its own
-parameters, so every value of them maximises Q. We then keep its ``previous`` parameters
-(its mean, covariance and row of A): the choice that leaves EM's monotonicity intact and never
-divides by zero. Without ``previous`` such a state is an error, not a NaN.
+* ``startprob_prior``, ``transmat_prior``: Dirichlet concentrations (1 = flat);
+* ``means_prior``, ``means_weight``: a normal prior on each mean, ``N(means_prior,
+  Sigma_k / means_weight)`` (weight 0 = flat);
+* ``covars_prior``, ``covars_weight``: an inverse-Wishart-type prior on each covariance
+  (``covars_prior = 0`` and ``covars_weight = 1`` = flat).
+
+**Covariance types.** ``"full"`` (one matrix per state), ``"diag"`` (diagonal matrices),
+``"spherical"`` (``c_k I``) and ``"tied"`` (one matrix shared by all states). Every type is
+returned as K full (D, D) matrices, the one format the rest of ``hmmcore`` reads.
+
+**Empty states.** A state whose update has a denominator below :data:`EMPTY_STATE_OCCUPANCY`
+(with flat priors: expected occupancy ``N_k = sum_t gamma_t(k)``) does not appear in the
+Q-function's terms for its own parameters, so every value of them maximises Q. We then keep its
+``previous`` parameters (its row of A, its mean, its covariance): the choice that leaves EM's
+monotonicity intact and never divides by zero. Without ``previous`` such a state is an error,
+not a NaN.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
+from numba import njit
 
-from .emissions import quadratic_features
-from .validation import check_lengths, check_nonnegative
+from .validation import (
+    as_float_array,
+    check_lengths,
+    check_nonnegative,
+    check_observations,
+    check_posteriors,
+)
 
-#: Expected occupancy below which a state counts as empty (see the module docstring).
+#: Denominator below which a state counts as empty (see the module docstring).
 EMPTY_STATE_OCCUPANCY = 1e-10
+
+#: hmmlearn's floor on a diagonal or spherical update's denominator.
+DIAGONAL_DENOMINATOR_FLOOR = 1e-5
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+
+def check_covariance_type(covariance_type: str) -> str:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"`covariance_type` must be one of {COVARIANCE_TYPES}; got {covariance_type!r}."
+        )
+    return covariance_type
 
 
 def _keep_previous(updated, previous, empty, what: str):
@@ -28,143 +58,211 @@ def _keep_previous(updated, previous, empty, what: str):
     if not np.any(empty):
         return updated
     if previous is None:
-        states = np.argwhere(empty)[:, -1].tolist()
+        states = np.flatnonzero(empty).tolist()
         raise ValueError(
-            f"state(s) {states} have zero expected occupancy, so Eq. for the {what} is 0/0; "
-            f"pass `previous` (the current {what}) to keep them."
+            f"state(s) {states} have zero expected occupancy, so the update of the {what} "
+            f"is 0/0; pass `previous` (the current {what}) to keep them."
         )
     previous = np.broadcast_to(np.asarray(previous, dtype=np.float64), updated.shape)
-    return np.where(empty.reshape(empty.shape + (1,) * (updated.ndim - empty.ndim)), previous, updated)
+    mask = empty.reshape(empty.shape + (1,) * (updated.ndim - 1))
+    return np.where(mask, previous, updated)
 
 
-def update_startprob(gamma, lengths=None) -> np.ndarray:
+def _dirichlet_map(counts, prior, previous):
+    """``max(prior - 1 + counts, 0)``, kept at 0 where ``previous`` is 0 (a forbidden start
+    or transition stays forbidden, as in hmmlearn)."""
+    updated = np.maximum(prior - 1.0 + counts, 0.0)
+    if previous is not None:
+        updated = np.where(np.asarray(previous) == 0, 0.0, updated)
+    return updated
+
+
+def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *, validate=True):
     r"""Eq. (28): :math:`\hat\pi_i = \gamma_1(i)`, averaged over the starts of the sequences.
 
-    ``gamma`` is (T, K) (or (R, T, K)); ``lengths`` splits T into sequences as in ``fit``.
+    ``gamma`` is (T, K); ``lengths`` splits T into sequences as in ``fit``. With a Dirichlet
+    prior of concentration :math:`a_i`: :math:`\hat\pi_i \propto \max(a_i - 1 + \sum_s
+    \gamma^{(s)}_1(i), 0)`.
     """
     gamma = np.asarray(gamma, dtype=np.float64)
-    lengths = check_lengths(lengths, gamma.shape[-2])
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    first = gamma[..., starts, :].mean(axis=-2)
-    return first / first.sum(axis=-1, keepdims=True)
+    if validate:
+        gamma = check_posteriors(gamma, gamma.shape[0] if gamma.ndim == 2 else -1)
+    lengths = check_lengths(lengths, gamma.shape[0]) if validate else lengths or [len(gamma)]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.intp)
+    counts = _dirichlet_map(gamma[starts].sum(axis=0), startprob_prior, previous)
+    total = counts.sum()
+    if not total > 0:
+        raise ValueError(
+            "`startprob_prior` leaves every start probability at 0; use concentrations >= 1."
+        )
+    return counts / total
 
 
-def update_transmat(xi_sum, previous=None) -> np.ndarray:
+def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True):
     r"""Eq. (27): :math:`\hat A_{ij} = \sum_t \xi_t(i,j) / \sum_t \gamma_t(i)`.
 
     The denominator is the row sum of ``xi_sum`` (Eq. 22: summing xi over j gives gamma), taken
-    over the same time steps as the numerator, so every row of the result sums to 1.
+    over the same time steps as the numerator, so every row of the result sums to 1. With a
+    Dirichlet prior of concentration :math:`a_{ij}`, the counts are :math:`\max(a_{ij} - 1 +
+    \sum_t \xi_t(i,j), 0)`.
     """
-    xi_sum = np.asarray(xi_sum, dtype=np.float64)
-    row_totals = xi_sum.sum(axis=-1)
+    xi_sum = as_float_array(xi_sum, "xi_sum")
+    if validate and (xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]):
+        raise ValueError(f"`xi_sum` must be a K x K matrix; got shape {xi_sum.shape}.")
+    counts = _dirichlet_map(xi_sum, transmat_prior, previous)
+    row_totals = counts.sum(axis=1)
     empty = row_totals < EMPTY_STATE_OCCUPANCY
     with np.errstate(divide="ignore", invalid="ignore"):
-        updated = xi_sum / row_totals[..., None]
+        updated = counts / row_totals[:, None]
     return _keep_previous(updated, previous, empty, "transition row")
+
+
+@njit(cache=True, nogil=True)
+def _weighted_sums_loop(X, gamma, occupancy, first):
+    r""":math:`N_k = \sum_t \gamma_t(k)` and :math:`\sum_t \gamma_t(k)\, x_{td}`."""
+    n_steps, n_features = X.shape
+    n_states = gamma.shape[1]
+    for k in range(n_states):
+        total = 0.0
+        for t in range(n_steps):
+            total += gamma[t, k]
+        occupancy[k] = total
+        for d in range(n_features):
+            total = 0.0
+            for t in range(n_steps):
+                total += gamma[t, k] * X[t, d]
+            first[k, d] = total
+
+
+@njit(cache=True, nogil=True)
+def _scatter_loop(X, gamma, means, occupancy, scatter):
+    r""":math:`N_k` and the scatter about the given means, entry by entry:
+    :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`."""
+    n_steps, n_features = X.shape
+    n_states = gamma.shape[1]
+    for k in range(n_states):
+        total = 0.0
+        for t in range(n_steps):
+            total += gamma[t, k]
+        occupancy[k] = total
+        for d in range(n_features):
+            for e in range(d + 1):
+                total = 0.0
+                for t in range(n_steps):
+                    total += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
+                scatter[k, d, e] = total
+                scatter[k, e, d] = total
 
 
 def occupancy(gamma) -> np.ndarray:
     r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state."""
-    gamma = np.asarray(gamma, dtype=np.float64)
-    return np.ones(gamma.shape[-2]) @ gamma  # a vector-matrix product: faster than sum(axis=-2)
+    return np.asarray(gamma, dtype=np.float64).sum(axis=0)
 
 
-class WeightedMoments(NamedTuple):
-    r"""The sums over t that Eqs. (35) and (41) need, for every state k, about a centre c."""
-
-    occupancy: np.ndarray
-    r"""(..., K) :math:`N_k = \sum_t \gamma_t(k)`."""
-    first: np.ndarray
-    r"""(..., K, D) :math:`\sum_t \gamma_t(k) (r_t - c)`."""
-    second: np.ndarray
-    r"""(..., K, D, D) :math:`\sum_t \gamma_t(k) (r_t - c)(r_t - c)^\top`."""
-    centre: np.ndarray
-    """(D,) the centre c."""
+def _checked_gamma(X, gamma):
+    X = check_observations(X)
+    return X, check_posteriors(gamma, X.shape[0])
 
 
-def weighted_moments(X, gamma) -> WeightedMoments:
-    """The sums of :class:`WeightedMoments` about the data mean: one matrix product of gamma with
-    the quadratic features of the data (:func:`hmmcore.emissions.quadratic_features`).
+def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, validate=True):
+    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
 
-    Centring on the data mean keeps rounding small in Eq. (41)'s expanded form below.
+    With a normal prior of mean :math:`m_k` and weight :math:`\tau_k`:
+    :math:`\hat\mu_k = (\tau_k m_k + \sum_t \gamma_t(k) x_t) / (\tau_k + N_k)`.
     """
-    X = np.asarray(X, dtype=np.float64)
-    gamma = np.asarray(gamma, dtype=np.float64)
-    centre = X.mean(axis=0)
-    return moments_from_features(np.swapaxes(gamma, -1, -2) @ quadratic_features(X, centre).T, centre)
-
-
-def moments_from_features(weighted_features: np.ndarray, centre: np.ndarray) -> WeightedMoments:
-    """Unpack gamma's sums (..., K, F) against the quadratic features [1, y, y_i y_j (i <= j)]
-    of y = r - ``centre``."""
-    n_features = centre.shape[0]
-    upper = np.triu_indices(n_features)
-    second = np.empty(weighted_features.shape[:-1] + (n_features, n_features))
-    second[..., upper[0], upper[1]] = weighted_features[..., 1 + n_features :]
-    second[..., upper[1], upper[0]] = weighted_features[..., 1 + n_features :]
-    return WeightedMoments(weighted_features[..., 0], weighted_features[..., 1 : 1 + n_features], second, centre)
-
-
-def update_means(X, gamma, previous=None) -> np.ndarray:
-    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, r_t / \sum_t \gamma_t(k)`."""
-    return means_from_moments(weighted_moments(X, gamma), previous)
-
-
-def means_from_moments(moments: WeightedMoments, previous=None) -> np.ndarray:
-    r"""Eq. (35) from the weighted sums: :math:`\hat\mu_k = c + \sum_t \gamma_t(k)(r_t - c) / N_k`."""
-    empty = moments.occupancy < EMPTY_STATE_OCCUPANCY
+    if validate:
+        X, gamma = _checked_gamma(X, gamma)
+        check_nonnegative(np.min(means_weight), "means_weight")
+    n_states, n_features = gamma.shape[1], X.shape[1]
+    weights = np.empty(n_states)
+    first = np.empty((n_states, n_features))
+    _weighted_sums_loop(X, gamma, weights, first)
+    denominator = means_weight + weights
+    if np.ndim(denominator) == 1:
+        denominator = denominator[:, None]
+    empty = denominator[:, 0] < EMPTY_STATE_OCCUPANCY
     with np.errstate(divide="ignore", invalid="ignore"):
-        updated = moments.centre + moments.first / moments.occupancy[..., None]
-    return _keep_previous(updated, previous, empty, "mean")
+        updated = (means_weight * np.asarray(means_prior, dtype=np.float64) + first) / denominator
+    return _keep_previous(np.broadcast_to(updated, (n_states, n_features)), previous, empty, "mean")
 
 
-def update_covars(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
-    r"""Eq. (41): the gamma-weighted sample covariance of each state, full matrices.
+def update_covars(
+    X,
+    gamma,
+    means,
+    previous=None,
+    reg_covar: float = 0.0,
+    *,
+    covariance_type: str = "full",
+    covars_prior=0.0,
+    covars_weight=1.0,
+    means_prior=0.0,
+    means_weight=0.0,
+    validate: bool = True,
+) -> np.ndarray:
+    r"""Eq. (41): the gamma-weighted scatter of each state about its *new* mean.
 
-    .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(r_t-\hat\mu_k)(r_t-\hat\mu_k)^\top}{\sum_t\gamma_t(k)}
-              \; (+\ \texttt{reg\_covar}\cdot I)
+    .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(x_t-\hat\mu_k)(x_t-\hat\mu_k)^\top}
+              {\sum_t\gamma_t(k)} \; (+\ \texttt{reg\_covar}\cdot I)
 
-    ``means`` must be the *updated* means of Eq. (35). ``reg_covar`` adds ``reg_covar * I`` inside
-    the M-step (0 gives the plain maximum-likelihood update).
+    ``means`` must be the updated means of Eq. (35). ``reg_covar`` adds ``reg_covar * I`` inside
+    the M-step (0 gives the plain maximum-likelihood update). With the priors (chapter 11), the
+    numerator gains ``covars_prior + means_weight (mu_k - means_prior)(mu_k - means_prior)^T`` and
+    the denominator ``max(covars_weight - D, 0)`` (full, tied) or ``max(covars_weight - 1, 0)``
+    (diag, spherical), exactly as hmmlearn computes them. ``"diag"`` keeps the diagonal of the
+    numerator (with hmmlearn's floor of 1e-5 on the denominator), ``"spherical"`` its mean over
+    the features, ``"tied"`` pools the numerators and the denominators of all states.
+    Returns (K, D, D) matrices for every covariance type.
     """
-    return covars_from_moments(weighted_moments(X, gamma), means, previous, reg_covar)
-
-
-def covars_from_moments(moments: WeightedMoments, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
-    r"""Eq. (41) from the weighted sums, for any ``means``: with :math:`d_k = \mu_k - c`,
-
-    .. math:: \sum_t \gamma_t(k)(r_t-\mu_k)(r_t-\mu_k)^\top
-              = \sum_t \gamma_t(k)(r_t-c)(r_t-c)^\top - s_k d_k^\top - d_k s_k^\top + N_k d_k d_k^\top,
-              \qquad s_k = \sum_t \gamma_t(k)(r_t-c),
-
-    exact for any :math:`\mu_k`; rounding grows only for a mean many of its state's standard
-    deviations away from c.
-    """
-    means = np.asarray(means, dtype=np.float64)
-    offset = means - moments.centre
-    cross = moments.first[..., :, None] * offset[..., None, :]
-    spread = moments.occupancy[..., None, None] * (offset[..., :, None] * offset[..., None, :])
-    scatter = moments.second - cross - np.swapaxes(cross, -1, -2) + spread
-    empty = moments.occupancy < EMPTY_STATE_OCCUPANCY
-    with np.errstate(divide="ignore", invalid="ignore"):
-        updated = scatter / moments.occupancy[..., None, None]
-    updated = 0.5 * (updated + np.swapaxes(updated, -1, -2))
-    updated = updated + reg_covar * np.eye(means.shape[-1])
-    return _keep_previous(updated, previous, empty, "covariance")
+    if validate:
+        X, gamma = _checked_gamma(X, gamma)
+        check_covariance_type(covariance_type)
+        check_nonnegative(reg_covar, "reg_covar")
+        means = as_float_array(means, "means")
+        if means.shape != (gamma.shape[1], X.shape[1]):
+            raise ValueError(
+                f"`means` must have shape ({gamma.shape[1]}, {X.shape[1]}); got {means.shape}."
+            )
+    n_states, n_features = means.shape
+    weights = np.empty(n_states)
+    scatter = np.empty((n_states, n_features, n_features))
+    _scatter_loop(X, gamma, means, weights, scatter)
+    offset = means - means_prior
+    numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
+        offset[:, :, None] * offset[:, None, :]
+    )
+    identity = np.eye(n_features)
+    if covariance_type in ("full", "tied"):
+        extra_weight = np.maximum(np.asarray(covars_weight, dtype=np.float64) - n_features, 0.0)
+        if covariance_type == "full":
+            denominator = extra_weight + weights
+            empty = denominator < EMPTY_STATE_OCCUPANCY
+            with np.errstate(divide="ignore", invalid="ignore"):
+                updated = (covars_prior + numerator) / np.reshape(denominator, (-1, 1, 1))
+        else:
+            denominator = extra_weight + weights.sum()
+            empty = np.full(n_states, float(np.max(denominator)) < EMPTY_STATE_OCCUPANCY)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pooled = (covars_prior + numerator.sum(axis=0)) / denominator
+            updated = np.broadcast_to(pooled, (n_states, n_features, n_features))
+    else:
+        diagonal = np.diagonal(numerator, axis1=1, axis2=2)
+        denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - 1.0, 0.0) + weights
+        empty = denominator < EMPTY_STATE_OCCUPANCY
+        variances = (covars_prior + diagonal) / np.maximum(
+            np.reshape(denominator, (-1, 1)), DIAGONAL_DENOMINATOR_FLOOR
+        )
+        if covariance_type == "spherical":
+            variances = np.repeat(variances.mean(axis=1, keepdims=True), n_features, axis=1)
+        updated = variances[:, :, None] * identity
+    updated = updated + reg_covar * identity
+    return _keep_previous(updated, previous, np.broadcast_to(empty, (n_states,)), "covariance")
 
 
 def update_covars_diag(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
-    r"""Eq. (41) restricted to diagonal covariances: per-feature weighted variances.
-
-    Maximising Q over diagonal matrices gives the diagonal of the full update; the result is
-    returned as (..., K, D, D) diagonal matrices so every other function sees one format.
-    """
-    return diagonal_part(update_covars(X, gamma, means, previous=previous, reg_covar=reg_covar))
-
-
-def diagonal_part(covars: np.ndarray) -> np.ndarray:
-    """The diagonal matrices of (..., D, D) ``covars``."""
-    return np.diagonal(covars, axis1=-2, axis2=-1)[..., None] * np.eye(covars.shape[-1])
+    r"""Eq. (41) for diagonal covariances: each feature's gamma-weighted variance, returned as
+    (K, D, D) diagonal matrices (``update_covars`` with ``covariance_type="diag"``)."""
+    return update_covars(X, gamma, means, previous, reg_covar, covariance_type="diag")
 
 
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:

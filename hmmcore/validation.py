@@ -101,21 +101,36 @@ def check_log_likelihoods(log_b, n_components: int | None = None, name: str = "l
     return log_b
 
 
-def check_single_hmm(startprob, transmat, log_b):
-    """One parameter set and one sequence: ``startprob`` (K,), ``transmat`` (K, K), ``log_b`` (T, K)."""
+def check_hmm_sequence(startprob, transmat, log_b):
+    """One parameter set and one sequence: ``startprob`` (K,) (or None when not needed),
+    ``transmat`` (K, K), ``log_b`` (T, K)."""
     log_b = check_log_likelihoods(log_b)
     if log_b.ndim != 2:
         raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
-    startprob = check_startprob(startprob, log_b.shape[1])
     transmat = check_transmat(transmat, log_b.shape[1])
-    if startprob.ndim != 1 or transmat.ndim != 2:
-        raise ValueError("this function takes one parameter set: `startprob` (K,) and `transmat` (K, K).")
+    if transmat.ndim != 2:
+        raise ValueError(f"`transmat` must be one K x K matrix; got shape {transmat.shape}.")
+    if startprob is not None:
+        startprob = check_startprob(startprob, log_b.shape[1])
+        if startprob.ndim != 1:
+            raise ValueError(f"`startprob` must be one vector of K probabilities; got shape {startprob.shape}.")
     return startprob, transmat, log_b
+
+
+def check_posteriors(gamma, n_steps: int, name: str = "gamma") -> np.ndarray:
+    """A (T, K) matrix of state probabilities, one row per observation."""
+    gamma = as_float_array(gamma, name)
+    if gamma.ndim != 2 or gamma.shape[0] != n_steps:
+        raise ValueError(f"`{name}` must have shape ({n_steps}, K), one row per observation; got shape {gamma.shape}.")
+    check_finite(gamma, name)
+    if np.any(gamma < 0):
+        raise ValueError(f"`{name}` has negative entries; posterior probabilities must be >= 0.")
+    return gamma
 
 
 def check_means(means, n_components: int | None = None, n_features: int | None = None, name: str = "means") -> np.ndarray:
     means = as_float_array(means, name)
-    if means.ndim < 2:
+    if means.ndim != 2:
         raise ValueError(f"`{name}` must have shape (K, D); got shape {means.shape}.")
     expected = (n_components, n_features)
     for axis, size in zip((-2, -1), expected):
@@ -128,7 +143,7 @@ def check_means(means, n_components: int | None = None, n_features: int | None =
 def check_covars(covars, n_components: int | None = None, n_features: int | None = None, name: str = "covars") -> np.ndarray:
     """Full covariance matrices (..., K, D, D), each symmetric positive definite."""
     covars = as_float_array(covars, name)
-    if covars.ndim < 3 or covars.shape[-1] != covars.shape[-2]:
+    if covars.ndim != 3 or covars.shape[-1] != covars.shape[-2]:
         raise ValueError(f"`{name}` must have shape (K, D, D) (full covariance matrices); got shape {covars.shape}.")
     if n_components is not None and covars.shape[-3] != n_components:
         raise ValueError(f"`{name}` must hold {n_components} matrices; got shape {covars.shape}.")
@@ -141,9 +156,10 @@ def check_covars(covars, n_components: int | None = None, n_features: int | None
         raise ValueError(f"`{name}` must be symmetric; some matrix differs from its transpose.")
     eigenvalues = np.linalg.eigvalsh(covars)
     if np.any(eigenvalues <= 0):
+        state = int(np.argwhere(eigenvalues <= 0)[0, 0])
         raise ValueError(
-            f"`{name}` must be positive definite; smallest eigenvalue is {eigenvalues.min():.3g}. "
-            "Regularise with a positive `reg_covar`."
+            f"`{name}` must be positive definite; `{name}[{state}]` has eigenvalue "
+            f"{eigenvalues[state].min():.3g}. Regularise with a positive `reg_covar`."
         )
     return covars
 

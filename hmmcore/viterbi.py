@@ -1,13 +1,14 @@
-"""The most probable state path (Viterbi), in log space."""
+"""The most probable state path (Viterbi), in log space, compiled."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from .reference import impossible_observation
-from .validation import check_single_hmm
+from .inference import ImpossibleObservationError
+from .validation import check_hmm_sequence
 
 
 class ViterbiPath(NamedTuple):
@@ -19,30 +20,55 @@ class ViterbiPath(NamedTuple):
     """log P(O, Q* | lambda)."""
 
 
-def viterbi(startprob, transmat, log_b) -> ViterbiPath:
-    r"""Max-product recursion in log space with back-pointers.
+@njit(cache=True, nogil=True)
+def _viterbi_loop(log_startprob, log_transmat, log_b, path):
+    r"""Max-product recursion with back-pointers, then the back-trace; returns max log P(O, Q).
 
     .. math::
-        \delta_1(i) = \log\pi_i + \log b_i(O_1), \qquad
+        \delta_1(j) = \log\pi_j + \log b_j(O_1), \qquad
         \delta_t(j) = \max_i\,[\delta_{t-1}(i) + \log A_{ij}] + \log b_j(O_t),
+        \qquad \psi_t(j) = \arg\max_i\,[\delta_{t-1}(i) + \log A_{ij}],
 
-    then ``q*_T = argmax delta_T`` and ``q*_{t-1} = psi_t(q*_t)`` backwards.
+    then :math:`q^*_T = \arg\max_j \delta_T(j)` and :math:`q^*_{t-1} = \psi_t(q^*_t)`.
+    Ties go to the lowest state index.
     """
-    startprob, transmat, log_b = check_single_hmm(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
-    with np.errstate(divide="ignore"):
-        log_start = np.log(startprob)
-        log_transmat = np.log(transmat)
     back_pointers = np.empty((n_steps, n_states), dtype=np.intp)
-    delta = log_start + log_b[0]
+    delta = np.empty(n_states)
+    previous = np.empty(n_states)
+    for j in range(n_states):
+        delta[j] = log_startprob[j] + log_b[0, j]
     for t in range(1, n_steps):
-        scores = delta[:, None] + log_transmat
-        back_pointers[t] = scores.argmax(axis=0)
-        delta = np.take_along_axis(scores, back_pointers[t][None, :], axis=0)[0] + log_b[t]
-    if not np.isfinite(delta.max()):
-        raise impossible_observation(n_steps - 1)
-    path = np.empty(n_steps, dtype=np.intp)
-    path[-1] = int(delta.argmax())
+        for j in range(n_states):
+            previous[j] = delta[j]
+        for j in range(n_states):
+            best = previous[0] + log_transmat[0, j]
+            best_state = 0
+            for i in range(1, n_states):
+                score = previous[i] + log_transmat[i, j]
+                if score > best:
+                    best = score
+                    best_state = i
+            back_pointers[t, j] = best_state
+            delta[j] = best + log_b[t, j]
+    last = 0
+    for j in range(1, n_states):
+        if delta[j] > delta[last]:
+            last = j
+    path[n_steps - 1] = last
     for t in range(n_steps - 1, 0, -1):
         path[t - 1] = back_pointers[t, path[t]]
-    return ViterbiPath(path, float(delta.max()))
+    return delta[last]
+
+
+def viterbi(startprob, transmat, log_b, *, validate: bool = True) -> ViterbiPath:
+    """The Viterbi path of one sequence: ``argmax_Q P(O, Q | lambda)`` and its log-probability."""
+    if validate:
+        startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
+    with np.errstate(divide="ignore"):
+        log_startprob, log_transmat = np.log(startprob), np.log(transmat)
+    path = np.empty(log_b.shape[0], dtype=np.intp)
+    log_prob = _viterbi_loop(log_startprob, log_transmat, log_b, path)
+    if not np.isfinite(log_prob):
+        raise ImpossibleObservationError(log_b.shape[0] - 1)
+    return ViterbiPath(path, float(log_prob))

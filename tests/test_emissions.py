@@ -17,13 +17,13 @@ def test_log_density_equals_scipy(rng, n_features):
     np.testing.assert_allclose(ours, expected.reshape(50, 4), rtol=1e-12, atol=1e-12)
 
 
-def test_batched_parameters_give_stacked_results(rng):
-    sets = [random_hmm(rng, 3, 2) for _ in range(4)]
-    X = rng.normal(size=(20, 2))
-    batched = hmmcore.gaussian_log_density(X, np.stack([s[2] for s in sets]), np.stack([s[3] for s in sets]))
-    assert batched.shape == (4, 20, 3)
-    for r, s in enumerate(sets):
-        np.testing.assert_allclose(batched[r], hmmcore.gaussian_log_density(X, s[2], s[3]), rtol=1e-14)
+def test_a_singular_covariance_is_named(rng):
+    _, _, means, covars = random_hmm(rng, 3, 2)
+    covars[1] = [[1.0, 1.0], [1.0, 1.0]]  # rank one
+    with pytest.raises(ValueError, match=r"`covars\[1\]`"):
+        hmmcore.gaussian_log_density(rng.normal(size=(5, 2)), means, covars)
+    with pytest.raises(ValueError, match="state 1"):
+        hmmcore.gaussian_log_density(rng.normal(size=(5, 2)), means, covars, validate=False)
 
 
 def test_returns_scale_densities_exceed_one():

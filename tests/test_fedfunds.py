@@ -23,6 +23,6 @@ def test_fed_funds_log_likelihood_matches_stata():
     log_b = hmmcore.gaussian_log_density(y, np.array(MEANS)[:, None], np.full((2, 1, 1), SIGMA**2))
     for value in (
         hmmcore.log_likelihood(stationary, transmat, log_b),
-        hmmcore.forward_reference(stationary, transmat, log_b).log_likelihood,
+        hmmcore.forward(stationary, transmat, log_b).log_likelihood,
     ):
         assert abs(value - PUBLISHED_LOG_LIKELIHOOD) < 1e-5

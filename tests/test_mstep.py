@@ -98,13 +98,61 @@ def test_empty_state_without_previous_is_an_error(rng):
         hmmcore.update_means(rng.normal(size=(10, 2)), gamma)
 
 
-def test_diagonal_update_is_the_diagonal_of_the_full_one(rng):
+def literal_scatter(X, gamma, means):
+    """sum_t gamma_t(k) (x_t - mu_k)(x_t - mu_k)^T by a Python loop over t: the oracle."""
+    scatter = np.zeros((gamma.shape[1], X.shape[1], X.shape[1]))
+    for t in range(len(X)):
+        for k in range(gamma.shape[1]):
+            deviation = X[t] - means[k]
+            scatter[k] += gamma[t, k] * np.outer(deviation, deviation)
+    return scatter
+
+
+def test_covariance_types_against_a_literal_loop(rng):
+    """Each covariance type's ML update, from a loop over t written here (not the library's)."""
     X, post, _ = posterior_stats(rng, n_features=3)
     means = hmmcore.update_means(X, post.gamma)
-    full = hmmcore.update_covars(X, post.gamma, means)
-    diag = hmmcore.update_covars_diag(X, post.gamma, means)
-    np.testing.assert_allclose(np.diagonal(diag, axis1=1, axis2=2), np.diagonal(full, axis1=1, axis2=2), rtol=1e-14)
-    assert np.all(diag[:, ~np.eye(3, dtype=bool)] == 0)
+    scatter = literal_scatter(X, post.gamma, means)
+    occupancy = post.gamma.sum(axis=0)
+    expected = {
+        "full": scatter / occupancy[:, None, None],
+        "diag": np.diagonal(scatter, axis1=1, axis2=2)[..., None] * np.eye(3) / occupancy[:, None, None],
+        "spherical": np.trace(scatter, axis1=1, axis2=2)[:, None, None] * np.eye(3)
+        / (3 * occupancy[:, None, None]),
+        "tied": np.broadcast_to(scatter.sum(axis=0) / occupancy.sum(), scatter.shape),
+    }
+    for covariance_type, oracle in expected.items():
+        ours = hmmcore.update_covars(X, post.gamma, means, covariance_type=covariance_type)
+        np.testing.assert_allclose(ours, oracle, rtol=1e-12, err_msg=covariance_type)
+    np.testing.assert_array_equal(
+        hmmcore.update_covars_diag(X, post.gamma, means),
+        hmmcore.update_covars(X, post.gamma, means, covariance_type="diag"),
+    )
+
+
+def test_priors_enter_as_pseudo_counts(rng):
+    """With a normal prior on the means and an inverse-Wishart-type prior on the covariances the
+    updates are weighted averages (Gauvain & Lee), written out here from their definitions."""
+    X, post, _ = posterior_stats(rng, n_features=2)
+    gamma, occupancy = post.gamma, post.gamma.sum(axis=0)
+    prior_mean, weight, psi, nu = np.array([0.3, -0.2]), 4.0, 0.5, 6.0
+    means = hmmcore.update_means(X, gamma, means_prior=prior_mean, means_weight=weight)
+    np.testing.assert_allclose(
+        means, (weight * prior_mean + gamma.T @ X) / (weight + occupancy[:, None]), rtol=1e-13
+    )
+    covars = hmmcore.update_covars(
+        X, gamma, means, covars_prior=psi * np.eye(2), covars_weight=nu,
+        means_prior=prior_mean, means_weight=weight,
+    )
+    offset = means - prior_mean
+    numerator = psi * np.eye(2) + literal_scatter(X, gamma, means) + weight * np.einsum(
+        "ki,kj->kij", offset, offset
+    )
+    np.testing.assert_allclose(covars, numerator / (nu - 2 + occupancy)[:, None, None], rtol=1e-12)
+    transmat = hmmcore.update_transmat(post.xi_sum, transmat_prior=3.0)
+    np.testing.assert_allclose(
+        transmat, (post.xi_sum + 2.0) / (post.xi_sum + 2.0).sum(axis=1, keepdims=True), rtol=1e-13
+    )
 
 
 def test_regularisation_inside_and_after_the_m_step(rng):
@@ -118,11 +166,3 @@ def test_regularisation_inside_and_after_the_m_step(rng):
         hmmcore.regularize_covars(plain, -1.0)
 
 
-def test_batched_updates_equal_one_at_a_time(rng):
-    X = rng.normal(size=(40, 2))
-    gammas = rng.dirichlet(np.ones(3), size=(4, 40))
-    means = hmmcore.update_means(X, gammas)
-    covars = hmmcore.update_covars(X, gammas, means)
-    for r in range(4):
-        np.testing.assert_allclose(means[r], hmmcore.update_means(X, gammas[r]), rtol=1e-14)
-        np.testing.assert_allclose(covars[r], hmmcore.update_covars(X, gammas[r], means[r]), rtol=1e-13)

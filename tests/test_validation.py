@@ -8,7 +8,7 @@ import hmmcore
 
 def fitted_model():
     startprob, transmat, means, covars = hmmcore.simulated_regime_params()
-    model = hmmcore.GaussianHMM(3)
+    model = hmmcore.GaussianHMM(n_components=3, covariance_type="full")
     model.startprob_, model.transmat_, model.means_, model.covars_ = startprob, transmat, means, covars
     return model
 
@@ -63,9 +63,6 @@ def test_bad_n_components(n_components, error):
         ("transmat_", np.full((3, 3), 0.5), "each row of `transmat` must sum to 1"),
         ("transmat_", np.array([[1.2, -0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "`transmat` has negative"),
         ("transmat_", np.eye(3)[:2], "`transmat` must be a square"),
-        ("covars_", np.array([np.eye(3), np.eye(3), np.diag([1.0, 1.0, -1.0])]), "`covars` must be positive definite"),
-        ("covars_", np.array([np.eye(3), np.eye(3), np.triu(np.ones((3, 3)))]), "`covars` must be symmetric"),
-        ("covars_", np.ones((3, 3)), r"`covars` must have shape \(K, D, D\)"),
         ("means_", np.array([[0.0, np.nan, 0.0]] * 3), "`means` contains NaN"),
     ],
 )
@@ -74,6 +71,20 @@ def test_bad_parameters(name, value, match):
     setattr(model, name, value)
     with pytest.raises(ValueError, match=match):
         model.score(GOOD_X)
+
+
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        (np.array([np.eye(3), np.eye(3), np.diag([1.0, 1.0, -1.0])]), r"`covars_\[2\]` has eigenvalue -1"),
+        (np.array([np.eye(3), np.eye(3), np.triu(np.ones((3, 3)))]), "`covars_` must be symmetric"),
+        (np.ones((3, 3)), r"`covars_` for 'full' must have shape \(3, n_features, n_features\)"),
+    ],
+)
+def test_bad_covariances_are_refused_when_set(value, match):
+    """As in hmmlearn, covariances are checked when they are set."""
+    with pytest.raises(ValueError, match=match):
+        fitted_model().covars_ = value
 
 
 @pytest.mark.parametrize(
@@ -90,9 +101,11 @@ def test_bad_lengths(lengths, match):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"covariance_type": "spherical"}, "`covariance_type`"),
-        ({"n_iter": 0}, "`n_iter`"),
-        ({"tol": -1.0}, "`tol`"),
+        ({"covariance_type": "banana"}, "`covariance_type`"),
+        ({"n_iter": -1}, "`n_iter`"),
+        ({"tol": np.nan}, "`tol`"),
+        ({"algorithm": "greedy"}, "`algorithm`"),
+        ({"init_params": "stmx"}, "`init_params`"),
         ({"n_init": 0}, "`n_init`"),
         ({"reg_covar": -1e-3}, "`reg_covar`"),
         ({"posthoc_reg_covar": np.nan}, "`posthoc_reg_covar`"),
@@ -107,7 +120,7 @@ def test_inference_functions_check_their_inputs():
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]])
     with pytest.raises(ValueError, match="`log_b` contains NaN"):
         hmmcore.e_step(startprob, transmat, np.array([[0.0, np.nan]]))
-    with pytest.raises(ValueError, match="`log_b` must have 2 columns|`startprob` must have 3 entries"):
+    with pytest.raises(ValueError, match="`transmat` must be 3 x 3"):
         hmmcore.forward(startprob, transmat, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="`transmat`"):
         hmmcore.viterbi(startprob, np.array([[0.9, 0.2], [0.1, 0.9]]), np.zeros((4, 2)))
