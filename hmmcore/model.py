@@ -87,9 +87,6 @@ DECODER_ALGORITHMS = ("viterbi", "map")
 #: hmmlearn's forward-backward implementations; both give hmmcore's stable result here.
 IMPLEMENTATIONS = ("log", "scaling")
 
-#: hmmlearn's threshold for "the log-likelihood decreased" in its ConvergenceMonitor.
-MONITOR_PRECISION = np.finfo(float).eps ** 0.5
-
 #: hmmlearn's jitter for a singular covariance (its ``min_covar`` of the full log-density).
 SINGULAR_JITTER = 1e-7
 
@@ -137,17 +134,12 @@ class ConvergenceMonitor:
 
     def report(self, log_prob):
         """Record ``log_prob``, the log-likelihood at the start of an iteration; print it
-        (with the gain) to stderr if ``verbose``; warn if it fell."""
+        (with the gain) to stderr if ``verbose``. (A decrease is reported by ``fit_em`` as a
+        LikelihoodDecreaseWarning.)"""
         if self.verbose:
             delta = log_prob - self.history[-1] if self.history else np.nan
             print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
                   file=sys.stderr)
-        if self.history and log_prob - self.history[-1] < -MONITOR_PRECISION:
-            # hmmlearn logs this; fit_em also issues a LikelihoodDecreaseWarning.
-            _log.warning(
-                "Model is not converging. Current: %s is not greater than %s. Delta is %s",
-                log_prob, self.history[-1], log_prob - self.history[-1],
-            )
         self.history.append(log_prob)
         self.iter += 1
 

@@ -118,15 +118,11 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
 
 
 @njit(cache=True, nogil=True)
-def _weighted_sums_loop(X, gamma, occupancy, first):
-    r""":math:`N_k = \sum_t \gamma_t(k)` and :math:`\sum_t \gamma_t(k)\, x_{td}`."""
+def _weighted_sums_loop(X, gamma, first):
+    r""":math:`\sum_t \gamma_t(k)\, x_{td}` for every state k and feature d."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
-        total = 0.0
-        for t in range(n_steps):
-            total += gamma[t, k]
-        occupancy[k] = total
         for d in range(n_features):
             total = 0.0
             for t in range(n_steps):
@@ -135,16 +131,12 @@ def _weighted_sums_loop(X, gamma, occupancy, first):
 
 
 @njit(cache=True, nogil=True)
-def _scatter_loop(X, gamma, means, occupancy, scatter):
-    r""":math:`N_k` and the scatter about the given means, entry by entry:
+def _scatter_loop(X, gamma, means, scatter):
+    r"""The scatter about the given means, entry by entry:
     :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
-        total = 0.0
-        for t in range(n_steps):
-            total += gamma[t, k]
-        occupancy[k] = total
         for d in range(n_features):
             for e in range(d + 1):
                 total = 0.0
@@ -174,9 +166,9 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
         X, gamma = _checked_gamma(X, gamma)
         check_nonnegative(np.min(means_weight), "means_weight")
     n_states, n_features = gamma.shape[1], X.shape[1]
-    weights = np.empty(n_states)
+    weights = occupancy(gamma)
     first = np.empty((n_states, n_features))
-    _weighted_sums_loop(X, gamma, weights, first)
+    _weighted_sums_loop(X, gamma, first)
     denominator = means_weight + weights
     if np.ndim(denominator) == 1:
         denominator = denominator[:, None]
@@ -224,9 +216,9 @@ def update_covars(
                 f"`means` must have shape ({gamma.shape[1]}, {X.shape[1]}); got {means.shape}."
             )
     n_states, n_features = means.shape
-    weights = np.empty(n_states)
+    weights = occupancy(gamma)
     scatter = np.empty((n_states, n_features, n_features))
-    _scatter_loop(X, gamma, means, weights, scatter)
+    _scatter_loop(X, gamma, means, scatter)
     offset = means - means_prior
     numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
         offset[:, :, None] * offset[:, None, :]

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+import hmmcore
+
 
 def random_hmm(rng, n_states, n_features=2):
     """A random parameter set (startprob, transmat, means, covars) with well-conditioned covariances."""
@@ -23,3 +25,24 @@ def sample_hmm(rng, params, n_steps):
         states[t] = rng.choice(len(startprob), p=transmat[states[t - 1]])
     X = np.array([rng.multivariate_normal(means[k], covars[k]) for k in states])
     return X, states
+
+
+def covars_of_type(covars, covariance_type):
+    """(K, D, D) matrices turned into valid matrices of ``covariance_type``: their diagonals
+    (diag), the mean of each diagonal times I (spherical), the first matrix for every state
+    (tied)."""
+    covars = np.asarray(covars, dtype=float)
+    n_states, n_features = covars.shape[:2]
+    variances = np.diagonal(covars, axis1=1, axis2=2)
+    return {
+        "full": covars,
+        "diag": variances[:, :, None] * np.eye(n_features),
+        "spherical": variances.mean(axis=1)[:, None, None] * np.eye(n_features),
+        "tied": np.repeat(covars[:1], n_states, axis=0),
+    }[covariance_type]
+
+
+def typed_params(rng, covariance_type, n_states=3, n_features=3):
+    """A random parameter set (``random_hmm``) whose covariances have the form of ``covariance_type``."""
+    startprob, transmat, means, covars = random_hmm(rng, n_states, n_features)
+    return hmmcore.HMMParams(startprob, transmat, means, covars_of_type(covars, covariance_type))

@@ -13,24 +13,11 @@ from hmmlearn import hmm
 
 import hmmcore
 from hmmcore.model import compact_from_full
-from problems import random_hmm
+from problems import typed_params
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
 TYPES = ("spherical", "diag", "full", "tied")
-
-
-def typed_params(rng, covariance_type, n_states=3, n_features=3):
-    """A random parameter set whose covariances have the form of ``covariance_type``."""
-    startprob, transmat, means, covars = random_hmm(rng, n_states, n_features)
-    variances = np.diagonal(covars, axis1=1, axis2=2)
-    covars = {
-        "full": covars,
-        "diag": variances[:, :, None] * np.eye(n_features),
-        "spherical": variances.mean(axis=1)[:, None, None] * np.eye(n_features),
-        "tied": np.repeat(covars[:1], n_states, axis=0),
-    }[covariance_type]
-    return hmmcore.HMMParams(startprob, transmat, means, covars)
 
 
 def at(module, values, covariance_type, **options):
@@ -232,3 +219,4 @@ def test_without_prior_every_restart_collapsing_is_a_clear_error(rng):
     with pytest.warns(hmmcore.DegenerateStateWarning, match="state 0 collapsed at iteration 1"):
         with pytest.raises(ValueError, match="collapsed"):
             single.fit(X)
+

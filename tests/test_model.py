@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 
 import hmmcore
 from hmmcore.model import compact_from_full
-from problems import random_hmm
+from problems import random_hmm, typed_params
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
@@ -31,20 +31,6 @@ def set_params(model, values, covariance_type):
     model.startprob_, model.transmat_, model.means_ = (np.array(v) for v in values[:3])
     model.covars_ = compact_from_full(np.asarray(values[3]), covariance_type)
     return model
-
-
-def typed(values, covariance_type):
-    """``values`` with covariances of the form of ``covariance_type``."""
-    covars = np.asarray(values[3])
-    n_states, n_features = covars.shape[:2]
-    variances = np.diagonal(covars, axis1=1, axis2=2)
-    covars = {
-        "full": covars,
-        "diag": variances[:, :, None] * np.eye(n_features),
-        "spherical": variances.mean(axis=1)[:, None, None] * np.eye(n_features),
-        "tied": np.repeat(covars[:1], n_states, axis=0),
-    }[covariance_type]
-    return hmmcore.HMMParams(*values[:3], covars)
 
 
 # -- the constructor and the estimator protocol -----------------------------------------------
@@ -118,7 +104,7 @@ def test_unfitted_model_says_what_is_missing():
 
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_covars_storage_shapes_as_hmmlearn(rng, covariance_type):
-    values = typed(random_hmm(rng, 3, 2), covariance_type)
+    values = typed_params(rng, covariance_type, n_features=2)
     compact = compact_from_full(values.covars, covariance_type)
     assert compact.shape == {"spherical": (3,), "diag": (3, 2), "full": (3, 2, 2), "tied": (2, 2)}[
         covariance_type
@@ -232,7 +218,7 @@ def test_random_state_none_draws_from_numpys_global_generator():
 
 
 def test_monitor_follows_hmmlearns(rng, capsys):
-    values = typed(random_hmm(rng, 3, 2), "diag")
+    values = typed_params(rng, "diag", n_features=2)
     X, _ = set_params(hmmcore.GaussianHMM(3, covariance_type="full"), values, "full").sample(
         400, random_state=2)
     ours = set_params(hmmcore.GaussianHMM(3, init_params="", n_iter=50, tol=1e-3, verbose=True),
@@ -320,7 +306,7 @@ def test_methods_agree_with_the_books_functions(rng):
 
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_evaluation_and_decoding_equal_hmmlearns(rng, covariance_type):
-    values = typed(random_hmm(rng, 3, 2), covariance_type)
+    values = typed_params(rng, covariance_type, n_features=2)
     ours = set_params(hmmcore.GaussianHMM(3, covariance_type=covariance_type), values, covariance_type)
     theirs = set_params(hmm.GaussianHMM(3, covariance_type=covariance_type), values, covariance_type)
     X, _ = ours.sample(300, random_state=3)

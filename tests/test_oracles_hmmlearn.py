@@ -8,7 +8,7 @@ import pytest
 from hmmlearn import hmm
 
 import hmmcore
-from problems import random_hmm, sample_hmm
+from problems import covars_of_type, random_hmm, sample_hmm
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
@@ -20,17 +20,6 @@ def hmmlearn_storage(covars, covariance_type):
         "diag": np.diagonal(covars, axis1=1, axis2=2),
         "spherical": covars[:, 0, 0],
         "tied": covars[0],
-    }[covariance_type]
-
-
-def of_type(covars, covariance_type):
-    """Full (K, D, D) matrices turned into valid matrices of ``covariance_type``."""
-    diagonal = np.diagonal(covars, axis1=1, axis2=2)
-    return {
-        "full": covars,
-        "diag": diagonal[..., None] * np.eye(covars.shape[-1]),
-        "spherical": diagonal.mean(axis=1)[:, None, None] * np.eye(covars.shape[-1]),
-        "tied": np.broadcast_to(covars.mean(axis=0), covars.shape).copy(),
     }[covariance_type]
 
 
@@ -77,7 +66,7 @@ def test_one_em_step_matches_hmmlearn(rng, covariance_type, with_priors):
     """One EM step from identical parameters, for every covariance type: with flat priors (plain
     maximum likelihood), with hmmlearn's default priors, and with every prior switched on."""
     params = random_hmm(rng, 3, 3)
-    params = params[:3] + (of_type(params[3], covariance_type),)
+    params = params[:3] + (covars_of_type(params[3], covariance_type),)
     X, _ = sample_hmm(rng, params, 500)
     lengths = [200, 300]
     priors = {
