@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import hmmcore
-import hmmcore.em as em_module
 from problems import random_hmm, sample_hmm
 
 
