@@ -171,18 +171,18 @@ def _backward_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum,
         \hat\beta_t(i) = \sum_j A_{ij}\, \frac{b_j(O_{t+1})}{c_{t+1}}\, \hat\beta_{t+1}(j),
 
     .. math::
-        \gamma_t(i) = \hat\alpha_t(i)\,\hat\beta_t(i), \qquad
-        \xi_t(i, j) = \hat\alpha_t(i)\, A_{ij}\, \frac{b_j(O_{t+1})}{c_{t+1}}\, \hat\beta_{t+1}(j),
+        \gamma_t(i) = \frac{\hat\alpha_t(i)\,\hat\beta_t(i)}{n_t}, \qquad
+        \xi_t(i, j) = \frac{\hat\alpha_t(i)\, A_{ij}\, b_j(O_{t+1})\, \hat\beta_{t+1}(j)}
+        {c_{t+1}\, n_t}, \qquad n_t = \sum_i \hat\alpha_t(i)\hat\beta_t(i),
 
     where :math:`b_j(O_t)/c_t` = ``density[t, j] / scale[t]`` (both relative to the same
-    :math:`e^{m_t}`; 0 for a state the past forbids). gamma_t and xi_t sum to one up to
-    rounding; each is divided by its sum, :math:`\sum_i \hat\alpha_t(i)\hat\beta_t(i)`, to
-    remove it. xi_t is stored in ``xi`` only when that has T-1 rows. Zero probabilities drop
-    their terms (never 0 times infinity).
+    :math:`e^{m_t}`) and :math:`n_t` is one up to rounding (dividing by it removes the rounding).
+    Every factor is finite (the forward pass sets the relative density of a state the past
+    forbids to 0), so a zero in pi, A or alpha_hat gives exact zeros, never 0 times infinity.
+    xi_t is stored in ``xi`` only when that has T-1 rows.
     """
     n_steps, n_states = density.shape
     weighted = np.empty(n_states)
-    xi_t = np.empty((n_states, n_states))
     store_xi = xi.shape[0] == n_steps - 1
     for t in range(n_steps - 1, -1, -1):
         if t == n_steps - 1:
@@ -191,32 +191,30 @@ def _backward_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum,
         else:
             inverse_scale = 1.0 / scale[t + 1]
             for j in range(n_states):
-                if density[t + 1, j] > 0.0:
-                    weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
-                else:
-                    weighted[j] = 0.0
+                weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
             for i in range(n_states):
                 total = 0.0
                 for j in range(n_states):
-                    term = transmat[i, j] * weighted[j] if transmat[i, j] > 0.0 else 0.0
-                    total += term
-                    if posteriors:
-                        xi_t[i, j] = alpha_hat[t, i] * term if alpha_hat[t, i] > 0.0 else 0.0
+                    total += transmat[i, j] * weighted[j]
                 beta_hat[t, i] = total
-        if posteriors:
-            total = 0.0
+        if not posteriors:
+            continue
+        total = 0.0
+        for i in range(n_states):
+            gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]
+            total += gamma[t, i]
+        inverse_total = 1.0 / total
+        for i in range(n_states):
+            gamma[t, i] *= inverse_total
+        if t < n_steps - 1:
             for i in range(n_states):
-                gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i] if alpha_hat[t, i] > 0.0 else 0.0
-                total += gamma[t, i]
-            inverse_total = 1.0 / total
-            for i in range(n_states):
-                gamma[t, i] *= inverse_total
-            if t < n_steps - 1:
+                weight = alpha_hat[t, i] * inverse_total
+                for j in range(n_states):
+                    xi_sum[i, j] += weight * transmat[i, j] * weighted[j]
+            if store_xi:
                 for i in range(n_states):
                     for j in range(n_states):
-                        xi_sum[i, j] += xi_t[i, j] * inverse_total
-                        if store_xi:
-                            xi[t, i, j] = xi_t[i, j] * inverse_total
+                        xi[t, i, j] = alpha_hat[t, i] * inverse_total * transmat[i, j] * weighted[j]
 
 
 def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:
@@ -256,6 +254,9 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
             )
     with np.errstate(over="ignore", under="ignore"):
         density_over_scale = np.exp(log_b - log_scale[:, None])
+    # b_j(O_t) / c_t can overflow only for a state the past forbids (c_t >= its predicted
+    # probability times b_j(O_t)); as in the forward pass, such a state contributes 0.
+    density_over_scale[~np.isfinite(density_over_scale)] = 0.0
     beta_hat = np.empty(log_b.shape)
     unused = np.empty((0, 0))
     no_xi = np.empty((0, 0, 0))

@@ -146,9 +146,23 @@ def _scatter_loop(X, gamma, means, scatter):
                 scatter[k, e, d] = total
 
 
+@njit(cache=True, nogil=True)
+def _occupancy_loop(gamma, out):
+    r""":math:`N_k = \sum_t \gamma_t(k)` for every state k."""
+    n_steps, n_states = gamma.shape
+    for k in range(n_states):
+        total = 0.0
+        for t in range(n_steps):
+            total += gamma[t, k]
+        out[k] = total
+
+
 def occupancy(gamma) -> np.ndarray:
     r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state."""
-    return np.asarray(gamma, dtype=np.float64).sum(axis=0)
+    gamma = np.asarray(gamma, dtype=np.float64)
+    out = np.empty(gamma.shape[1])
+    _occupancy_loop(gamma, out)
+    return out
 
 
 def _checked_gamma(X, gamma):
