@@ -46,3 +46,18 @@ def typed_params(rng, covariance_type, n_states=3, n_features=3):
     """A random parameter set (``random_hmm``) whose covariances have the form of ``covariance_type``."""
     startprob, transmat, means, covars = random_hmm(rng, n_states, n_features)
     return hmmcore.HMMParams(startprob, transmat, means, covars_of_type(covars, covariance_type))
+
+
+TIGHT = dict(rtol=1e-12, atol=1e-12)
+
+
+def assert_e_step_equals_enumeration(startprob, transmat, log_b):
+    """hmmcore's E-step (log-likelihood, gamma, summed xi, every xi) against the sum over all
+    K^T paths, to 1e-12."""
+    exact = hmmcore.enumerate_paths(startprob, transmat, log_b)
+    ours = hmmcore.e_step(startprob, transmat, log_b, return_xi=True)
+    np.testing.assert_allclose(ours.log_likelihood, exact.log_likelihood, **TIGHT)
+    np.testing.assert_allclose(ours.gamma, exact.gamma, **TIGHT)
+    np.testing.assert_allclose(ours.xi_sum, exact.xi_sum, **TIGHT)
+    np.testing.assert_allclose(ours.xi, exact.xi, **TIGHT)
+    return exact

@@ -48,6 +48,7 @@ import functools
 import http.server
 import os
 import re
+import shutil
 import socketserver
 import threading
 from dataclasses import dataclass, field
@@ -540,19 +541,6 @@ def _screenshot_page() -> str:
     return Path(toc_entries()[0]).with_suffix(".html").as_posix()
 
 
-def test_screenshot_of_a_chapter(site):
-    page_rel = _screenshot_page()
-    assert (HTML / page_rel).is_file(), f"{page_rel} not built"
-    page, _ = _open(site, page_rel)
-    try:
-        page.evaluate(_WAIT_MATHJAX)
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=False)
-    finally:
-        page.close()
-    assert SCREENSHOT.stat().st_size > 10_000, "screenshot suspiciously small"
-
-
 @pytest.mark.parametrize("width, height", [(DESKTOP_WIDTH, 1000), (PHONE_WIDTH, 844)])
 def test_screenshots_at_two_widths(site, width, height):
     """For a reviewer: the first chapter at desktop and at phone width."""
@@ -567,6 +555,8 @@ def test_screenshots_at_two_widths(site, width, height):
     finally:
         page.close()
     assert target.stat().st_size > 10_000, f"{_shown(target)} suspiciously small"
+    if width == DESKTOP_WIDTH:
+        shutil.copyfile(target, SCREENSHOT)  # the name earlier reviews used
 
 
 # A page with every problem the layout checks look for, and a clean one: the checks
