@@ -64,6 +64,7 @@ from .em import (
     fit_em,
     sequence_bounds,
 )
+from .data import sample_hmm
 from .emissions import gaussian_log_density
 from .inference import e_step, forward
 from .mstep import check_covariance_type, regularize_covars
@@ -565,7 +566,8 @@ class GaussianHMM(BaseEstimator):
         has_prior = bool(np.any(np.asarray(self.covars_prior, dtype=np.float64) != 0))
         if self.implementation == "scaling":
             for start in starts:
-                self._log_densities_checked(X, lengths, start)
+                log_b = gaussian_log_density(X, start.means, start.covars, validate=False)
+                self._forward_passes(start, log_b, lengths)
         stacked = HMMParams(*(np.stack(values) for values in zip(*starts)))
         # hmmlearn's loop: its monitor decides when to stop, and its fit returns the parameters
         # after the last M-step (``next_params``). With a covariance prior, a singular M-step is
@@ -582,7 +584,7 @@ class GaussianHMM(BaseEstimator):
             fitted.append(params)
             if message is None:
                 log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
-                scores.append(self._sequences_log_likelihood(log_b, lengths, params))
+                scores.append(sum(p.log_likelihood for p in self._forward_passes(params, log_b, lengths)))
             else:
                 scores.append(-np.inf)
         scores = np.array(scores)
@@ -621,14 +623,15 @@ class GaussianHMM(BaseEstimator):
         log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
         return X, lengths, params, log_b
 
-    def _log_densities_checked(self, X, lengths, params):
-        """For ``implementation="scaling"``: hmmlearn's ValueError where its scaled pass would
-        underflow (every reachable state's density exp(log b) rounds to 0)."""
-        log_b = gaussian_log_density(X, params.means, params.covars, validate=False)
+    def _forward_passes(self, params, log_b, lengths):
+        """The forward pass of each sequence (with hmmlearn's underflow error for
+        ``implementation="scaling"``)."""
+        passes = []
         for start, end in sequence_bounds(lengths):
             passed = forward(params.startprob, params.transmat, log_b[start:end], validate=False)
             self._check_scaling(params, log_b[start:end], passed.alpha_hat, start)
-        return log_b
+            passes.append(passed)
+        return passes
 
     def _check_scaling(self, params, log_b, alpha_hat, offset=0):
         if self.implementation != "scaling":
@@ -644,13 +647,6 @@ class GaussianHMM(BaseEstimator):
                 "implementation='log'."
             )
 
-    @staticmethod
-    def _sequences_log_likelihood(log_b, lengths, params) -> float:
-        return float(sum(
-            forward(params.startprob, params.transmat, log_b[start:end], validate=False).log_likelihood
-            for start, end in sequence_bounds(lengths)
-        ))
-
     def _posteriors(self, X, lengths):
         _, lengths, params, log_b = self._prepare(X, lengths)
         parts = []
@@ -663,9 +659,7 @@ class GaussianHMM(BaseEstimator):
     def score(self, X, lengths=None) -> float:
         """log P(X | lambda), summed over the sequences."""
         _, lengths, params, log_b = self._prepare(X, lengths)
-        if self.implementation == "scaling":
-            return float(sum(part.log_likelihood for part in self._posteriors(X, lengths)))
-        return self._sequences_log_likelihood(log_b, lengths, params)
+        return float(sum(p.log_likelihood for p in self._forward_passes(params, log_b, lengths)))
 
     def score_samples(self, X, lengths=None):
         """``(log P(X | lambda), gamma)``: the log-likelihood and the smoothed posteriors."""
@@ -680,10 +674,7 @@ class GaussianHMM(BaseEstimator):
         """Filtered probabilities P(q_t = i | X_1..X_t): what is known on day t, no look-ahead
         (hmmcore's addition)."""
         _, lengths, params, log_b = self._prepare(X, lengths)
-        return np.concatenate([
-            forward(params.startprob, params.transmat, log_b[start:end], validate=False).alpha_hat
-            for start, end in sequence_bounds(lengths)
-        ])
+        return np.concatenate([p.alpha_hat for p in self._forward_passes(params, log_b, lengths)])
 
     def decode(self, X, lengths=None, algorithm=None):
         """``(log_prob, state_sequence)``, per sequence, with ``algorithm`` (default:
@@ -727,13 +718,7 @@ class GaussianHMM(BaseEstimator):
                     f"`currstate` must be a state index in 0..{self.n_components - 1}; got {currstate!r}."
                 )
         if isinstance(random_state, np.random.Generator):
-            states = np.empty(n_samples, dtype=int)
-            states[0] = random_state.choice(self.n_components, p=params.startprob) if currstate is None else currstate
-            for t in range(1, n_samples):
-                states[t] = random_state.choice(self.n_components, p=params.transmat[states[t - 1]])
-            factors = np.linalg.cholesky(params.covars)
-            noise = random_state.standard_normal((n_samples, params.means.shape[1]))
-            return params.means[states] + np.einsum("tij,tj->ti", factors[states], noise), states
+            return sample_hmm(*params, n_samples, random_state, first_state=currstate)
         startprob_cdf = np.cumsum(params.startprob)
         transmat_cdf = np.cumsum(params.transmat, axis=1)
         if currstate is None:
