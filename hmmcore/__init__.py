@@ -1,28 +1,37 @@
 """hmmcore: Baum-Welch EM for Gaussian hidden Markov models, one function per derived equation.
 
-=========================  =====================================  ==============
-book equation              function                               module
-=========================  =====================================  ==============
-(2) marginal likelihood    ``enumerate_paths`` (exact oracle)     brute_force
-(16) log P(O | lambda)     ``log_likelihood``, ``forward``        inference
-(17) gamma, (21) xi        ``e_step``                             inference
-(13)-(15) alpha, beta       ``forward``, ``backward``              inference
-most probable path         ``viterbi``                            viterbi
-MAP priors (chapter 11)    ``Priors``, ``HMMLEARN_PRIORS``        em
-(27) transitions           ``update_transmat``                    mstep
-(28) initial distribution  ``update_startprob``                   mstep
-(29) Gaussian log-density  ``gaussian_log_density``               emissions
-(35) means                 ``update_means``                       mstep
-(41) covariances           ``update_covars``                      mstep
-EM loop                    ``fit_em``, ``em_step``                em
-estimator                  ``GaussianHMM``                        model
-=========================  =====================================  ==============
+=============================  =========================================  ================
+book equation                  function                                   module
+=============================  =========================================  ================
+(2) marginal likelihood        ``enumerate_paths`` (exact oracle)         brute_force
+(13)-(15) alpha, beta          ``forward``, ``backward``                  inference
+(16) log P(O | lambda)         ``log_likelihood``, ``forward``            inference
+(17) gamma, (21) xi            ``e_step``                                 inference
+most probable path             ``viterbi``                                viterbi
+(29) Gaussian log-density      ``gaussian_log_density``                   emissions
+(28) initial distribution      ``update_startprob``                       mstep
+(27) transitions               ``update_transmat``                        mstep
+(35) means                     ``update_means``                           mstep
+(41) covariances               ``update_covars``                          mstep
+MAP priors (chapter 11)        ``Priors``, ``HMMLEARN_PRIORS``            params
+the EM loop (chapter 8)        ``em_step``, ``m_step``, ``fit_em``        em
+=============================  =========================================  ================
+
+The layers, from the bottom: ``validation`` (every input check), ``params`` (the named types),
+``covariances`` (storage and rules of the four covariance types); the equations
+(``emissions``, ``inference``, ``viterbi``, ``mstep``); the parameter level on
+``(X, params, lengths)`` (``evaluation``: ``score``, ``filtered``, ``posteriors``, ``decode``;
+``sampling``: ``sample``; ``labels``: ``permute_states``); the loop (``initialization``,
+``monitor``, ``em``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
+``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
+market data and simulates the book's regimes.
 
 Every recursion is written once, as the loop the book derives, and compiled with numba
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
 from .brute_force import BruteForce, enumerate_paths, joint_log_prob
+from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
 from .data import (
     FEATURES,
     LESSON_REGIMES,
@@ -34,44 +43,39 @@ from .data import (
     simulated_regime_params,
 )
 from .em import (
-    HMMLEARN_PRIORS,
     DegenerateStateError,
     DegenerateStateWarning,
-    EMResult,
-    HMMParams,
-    LikelihoodDecreaseWarning,
-    Priors,
+    EMStep,
+    MStep,
     em_step,
     fit_em,
-    initial_params,
+    fit_em_restarts,
+    m_step,
 )
-from .emissions import NotPositiveDefiniteError, gaussian_log_density
+from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
+from .evaluation import decode, filtered, posteriors, score
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
-from .mstep import (
-    COVARIANCE_TYPES,
-    EMPTY_STATE_OCCUPANCY,
-    occupancy,
-    regularize_covars,
-    update_covars,
-    update_covars_diag,
-    update_means,
-    update_startprob,
-    update_transmat,
-)
+from .initialization import initial_params
+from .labels import permute_states
+from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
+from .mstep import occupancy, regularize_covars, update_covars, update_means, update_startprob, update_transmat
+from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, Priors
+from .sampling import sample
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
-    "BruteForce", "COVARIANCE_TYPES", "DegenerateStateError", "DegenerateStateWarning",
-    "EMPTY_STATE_OCCUPANCY", "EMResult", "FEATURES", "Forward", "GaussianHMM", "HMMLEARN_PRIORS",
-    "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES", "LikelihoodDecreaseWarning",
-    "NotPositiveDefiniteError", "Posteriors", "Priors", "SIMULATED_REGIMES", "SIMULATED_TRANSMAT",
-    "ViterbiPath", "backward", "e_step", "em_step", "enumerate_paths", "fit_em", "forward",
-    "gaussian_log_density", "initial_params", "joint_log_prob", "load_sp500", "log_likelihood",
-    "market_features", "occupancy", "regularize_covars", "simulate_regimes",
-    "simulated_regime_params", "update_covars", "update_covars_diag", "update_means",
-    "update_startprob", "update_transmat", "viterbi",
+    "BruteForce", "COVARIANCE_TYPES", "ConvergenceMonitor", "DegenerateStateError",
+    "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
+    "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES",
+    "LikelihoodDecreaseWarning", "MStep", "NotPositiveDefiniteError", "Posteriors", "Priors",
+    "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "ViterbiPath", "backward", "cholesky_factors",
+    "compact_from_full", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
+    "fit_em_restarts", "forward", "full_from_compact", "gaussian_log_density", "initial_params",
+    "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "occupancy",
+    "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
+    "simulated_regime_params", "update_covars", "update_means", "update_startprob",
+    "update_transmat", "viterbi",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name):

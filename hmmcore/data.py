@@ -11,6 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .params import HMMParams
+from .sampling import sample
+
 #: The lesson's univariate return regimes: name -> (mean, standard deviation) of daily returns.
 LESSON_REGIMES = {
     "Bull Run": (0.0005, 0.010),
@@ -104,23 +107,9 @@ def simulated_regime_params():
     return startprob, SIMULATED_TRANSMAT.copy(), means, covars
 
 
-def sample_hmm(startprob, transmat, means, covars, n_samples: int, rng, first_state=None):
-    """Draw ``(X, states)`` from a Gaussian HMM with full (K, D, D) ``covars`` using the numpy
-    ``Generator`` ``rng``: the hidden path by the chain's probabilities (starting from
-    ``first_state`` if given), then every observation at once as ``mu_k + L_k z`` with ``L_k``
-    the Cholesky factor of ``Sigma_k`` and ``z`` standard normal. Inputs are trusted."""
-    n_states = len(startprob)
-    states = np.empty(n_samples, dtype=np.intp)
-    states[0] = rng.choice(n_states, p=startprob) if first_state is None else first_state
-    for t in range(1, n_samples):
-        states[t] = rng.choice(n_states, p=transmat[states[t - 1]])
-    factors = np.linalg.cholesky(covars)
-    noise = rng.standard_normal((n_samples, means.shape[1]))
-    return means[states] + np.einsum("tij,tj->ti", factors[states], noise), states
-
-
 def simulate_regimes(n_samples: int, rng=None) -> RegimeSimulation:
     """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`
-    (:func:`sample_hmm`)."""
-    X, states = sample_hmm(*simulated_regime_params(), n_samples, np.random.default_rng(rng))
+    (:func:`hmmcore.sample` with a numpy ``Generator`` seeded by ``rng``)."""
+    params = HMMParams(*simulated_regime_params())
+    X, states = sample(params, n_samples, np.random.default_rng(rng), validate=False)
     return RegimeSimulation(X, states)

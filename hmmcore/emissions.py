@@ -28,8 +28,19 @@ class NotPositiveDefiniteError(ValueError):
 
 
 def cholesky_factors(covars: np.ndarray, name: str = "covars") -> np.ndarray:
-    """Lower Cholesky factors ``L_k`` with ``L_k L_k^T = Sigma_k`` for (K, D, D) ``covars``;
-    a :class:`NotPositiveDefiniteError` naming the state if one is not positive definite."""
+    """Lower Cholesky factors ``L_k`` with ``L_k L_k^T = Sigma_k`` for (K, D, D) ``covars``.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        Naming the first state whose covariance is not positive definite.
+
+    Examples
+    --------
+    >>> cholesky_factors(np.array([[[4.0, 2.0], [2.0, 2.0]]]))[0]
+    array([[2., 0.],
+           [1., 1.]])
+    """
     factors = np.empty_like(covars)
     for state, covar in enumerate(covars):
         try:
@@ -70,20 +81,47 @@ def _log_density_loop(X, means, factors, out):
             out[t, k] = log_normaliser - 0.5 * squared
 
 
-def gaussian_log_density(X, means, covars, *, validate: bool = True) -> np.ndarray:
-    r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k, a (T, K) array.
+def gaussian_log_density(X, means, covars, *, cholesky=None, validate: bool = True) -> np.ndarray:
+    r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k.
 
     .. math::
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \tfrac12\log|\Sigma_k|
                         - \tfrac12 (x_t-\mu_k)^\top \Sigma_k^{-1} (x_t-\mu_k)
 
-    ``X`` (T, D), ``means`` (K, D), ``covars`` (K, D, D) full matrices. ``validate=False`` skips
-    the input checks (positive definiteness is still checked by the factorisation).
+    Parameters
+    ----------
+    X : array_like, shape (T, D)
+        The observations.
+    means : array_like, shape (K, D)
+    covars : array_like, shape (K, D, D)
+        Full covariance matrices (of any covariance type's form).
+    cholesky : ndarray, shape (K, D, D), optional
+        Their lower Cholesky factors, if already computed (the M-step computes them).
+    validate : bool
+        False skips the input checks, for callers that made them.
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        ``log_b[t, k] = log b_k(x_t)``.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        If a covariance is not positive definite (naming the state).
+
+    Examples
+    --------
+    >>> gaussian_log_density([[0.0], [1.0]], [[0.0]], [[[1.0]]]).round(4)
+    array([[-0.9189],
+           [-1.4189]])
     """
     if validate:
         X = check_observations(X)
         means = check_means(means, n_features=X.shape[1])
         covars = check_covars(covars, n_components=means.shape[0], n_features=X.shape[1])
+    if cholesky is None:
+        cholesky = cholesky_factors(covars)
     out = np.empty((X.shape[0], means.shape[0]))
-    _log_density_loop(X, means, cholesky_factors(covars), out)
+    _log_density_loop(X, means, cholesky, out)
     return out

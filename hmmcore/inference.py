@@ -162,43 +162,48 @@ def _forward_loop(startprob, transmat, log_b, shift, density, alpha_hat, scale):
 
 
 @njit(cache=True, nogil=True)
-def _backward_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum, xi, posteriors):
-    r"""The scaled backward recursion; with ``posteriors``, gamma (Eq. 17) and xi summed over t
-    (Eq. 21) in the same loop, each as soon as the beta it needs is known:
+def _backward_loop(transmat, density, scale, beta_hat):
+    r"""The scaled backward recursion:
 
     .. math::
         \hat\beta_T(i) = 1, \qquad
         \hat\beta_t(i) = \sum_j A_{ij}\, \frac{b_j(O_{t+1})}{c_{t+1}}\, \hat\beta_{t+1}(j),
+
+    where :math:`b_j(O_t)/c_t` = ``density[t, j] / scale[t]``.
+    """
+    n_steps, n_states = density.shape
+    weighted = np.empty(n_states)
+    for i in range(n_states):
+        beta_hat[n_steps - 1, i] = 1.0
+    for t in range(n_steps - 2, -1, -1):
+        inverse_scale = 1.0 / scale[t + 1]
+        for j in range(n_states):
+            weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
+        for i in range(n_states):
+            total = 0.0
+            for j in range(n_states):
+                total += transmat[i, j] * weighted[j]
+            beta_hat[t, i] = total
+
+
+@njit(cache=True, nogil=True)
+def _posterior_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum, xi):
+    r"""gamma (Eq. 17) and xi summed over t (Eq. 21) from the scaled alpha and beta:
 
     .. math::
         \gamma_t(i) = \frac{\hat\alpha_t(i)\,\hat\beta_t(i)}{n_t}, \qquad
         \xi_t(i, j) = \frac{\hat\alpha_t(i)\, A_{ij}\, b_j(O_{t+1})\, \hat\beta_{t+1}(j)}
         {c_{t+1}\, n_t}, \qquad n_t = \sum_i \hat\alpha_t(i)\hat\beta_t(i),
 
-    where :math:`b_j(O_t)/c_t` = ``density[t, j] / scale[t]`` (both relative to the same
-    :math:`e^{m_t}`) and :math:`n_t` is one up to rounding (dividing by it removes the rounding).
-    Every factor is finite (the forward pass sets the relative density of a state the past
-    forbids to 0), so a zero in pi, A or alpha_hat gives exact zeros, never 0 times infinity.
-    xi_t is stored in ``xi`` only when that has T-1 rows.
+    where :math:`n_t` is one up to rounding (dividing by it removes the rounding). Every factor
+    is finite (the forward pass sets the relative density of a state the past forbids to 0),
+    so a zero in pi, A or alpha_hat gives exact zeros. Each xi_t is also stored in ``xi`` when
+    that has T - 1 rows (it is empty otherwise).
     """
     n_steps, n_states = density.shape
     weighted = np.empty(n_states)
     store_xi = xi.shape[0] == n_steps - 1
-    for t in range(n_steps - 1, -1, -1):
-        if t == n_steps - 1:
-            for i in range(n_states):
-                beta_hat[t, i] = 1.0
-        else:
-            inverse_scale = 1.0 / scale[t + 1]
-            for j in range(n_states):
-                weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
-            for i in range(n_states):
-                total = 0.0
-                for j in range(n_states):
-                    total += transmat[i, j] * weighted[j]
-                beta_hat[t, i] = total
-        if not posteriors:
-            continue
+    for t in range(n_steps):
         total = 0.0
         for i in range(n_states):
             gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]
@@ -206,15 +211,19 @@ def _backward_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum,
         inverse_total = 1.0 / total
         for i in range(n_states):
             gamma[t, i] *= inverse_total
-        if t < n_steps - 1:
+        if t == n_steps - 1:
+            break
+        inverse_scale = 1.0 / scale[t + 1]
+        for j in range(n_states):
+            weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
+        for i in range(n_states):
+            weight = alpha_hat[t, i] * inverse_total
+            for j in range(n_states):
+                xi_sum[i, j] += weight * transmat[i, j] * weighted[j]
+        if store_xi:
             for i in range(n_states):
-                weight = alpha_hat[t, i] * inverse_total
                 for j in range(n_states):
-                    xi_sum[i, j] += weight * transmat[i, j] * weighted[j]
-            if store_xi:
-                for i in range(n_states):
-                    for j in range(n_states):
-                        xi[t, i, j] = alpha_hat[t, i] * inverse_total * transmat[i, j] * weighted[j]
+                    xi[t, i, j] = alpha_hat[t, i] * inverse_total * transmat[i, j] * weighted[j]
 
 
 def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:
@@ -258,11 +267,7 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
     # probability times b_j(O_t)); as in the forward pass, such a state contributes 0.
     density_over_scale[~np.isfinite(density_over_scale)] = 0.0
     beta_hat = np.empty(log_b.shape)
-    unused = np.empty((0, 0))
-    no_xi = np.empty((0, 0, 0))
-    _backward_loop(
-        transmat, density_over_scale, np.ones(log_b.shape[0]), unused, beta_hat, unused, unused, no_xi, False
-    )
+    _backward_loop(transmat, density_over_scale, np.ones(log_b.shape[0]), beta_hat)
     return beta_hat
 
 
@@ -279,7 +284,8 @@ def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: boo
     xi_sum = np.zeros((n_states, n_states))
     xi = np.empty((max(n_steps - 1, 0) if return_xi else 0, n_states, n_states))
     gamma = np.empty((n_steps, n_states))
-    _backward_loop(transmat, density, scale, passed.alpha_hat, beta_hat, gamma, xi_sum, xi, True)
+    _backward_loop(transmat, density, scale, beta_hat)
+    _posterior_loop(transmat, density, scale, passed.alpha_hat, beta_hat, gamma, xi_sum, xi)
     return Posteriors(
         log_likelihood=passed.log_likelihood,
         gamma=gamma,

@@ -30,10 +30,13 @@ from numba import njit
 
 from .validation import (
     as_float_array,
+    check_covariance_type,
     check_lengths,
+    check_means,
     check_nonnegative,
     check_observations,
     check_posteriors,
+    sequence_bounds,
 )
 
 #: Denominator below which a state counts as empty (see the module docstring).
@@ -41,16 +44,6 @@ EMPTY_STATE_OCCUPANCY = 1e-10
 
 #: hmmlearn's floor on a diagonal or spherical update's denominator.
 DIAGONAL_DENOMINATOR_FLOOR = 1e-5
-
-COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
-
-
-def check_covariance_type(covariance_type: str) -> str:
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"`covariance_type` must be one of {COVARIANCE_TYPES}; got {covariance_type!r}."
-        )
-    return covariance_type
 
 
 def _keep_previous(updated, previous, empty, what: str):
@@ -80,15 +73,36 @@ def _dirichlet_map(counts, prior, previous):
 def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *, validate=True):
     r"""Eq. (28): :math:`\hat\pi_i = \gamma_1(i)`, averaged over the starts of the sequences.
 
-    ``gamma`` is (T, K); ``lengths`` splits T into sequences as in ``fit``. With a Dirichlet
-    prior of concentration :math:`a_i`: :math:`\hat\pi_i \propto \max(a_i - 1 + \sum_s
-    \gamma^{(s)}_1(i), 0)`.
+    With a Dirichlet prior of concentration :math:`a_i` (chapter 11):
+    :math:`\hat\pi_i \propto \max(a_i - 1 + \sum_s \gamma^{(s)}_1(i), 0)`.
+
+    Parameters
+    ----------
+    gamma : array_like, shape (T, K)
+        The E-step's posteriors.
+    lengths : list of int, optional
+        The sequences' lengths, as in ``fit`` (None: one sequence).
+    startprob_prior : float or array_like
+        Dirichlet concentration (1: flat).
+    previous : array_like, shape (K,), optional
+        The current pi: its zeros stay zeros (hmmlearn's rule).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> update_startprob([[0.2, 0.8], [0.6, 0.4], [1.0, 0.0]], lengths=[2, 1])
+    array([0.6, 0.4])
     """
-    gamma = np.asarray(gamma, dtype=np.float64)
+    gamma = as_float_array(gamma, "gamma")
     if validate:
-        gamma = check_posteriors(gamma, gamma.shape[0] if gamma.ndim == 2 else -1)
-    lengths = check_lengths(lengths, gamma.shape[0]) if validate else lengths or [len(gamma)]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.intp)
+        gamma = check_posteriors(gamma, len(gamma))
+        lengths = check_lengths(lengths, gamma.shape[0])
+    elif lengths is None:
+        lengths = [gamma.shape[0]]
+    starts = [start for start, _ in sequence_bounds(lengths)]
     counts = _dirichlet_map(gamma[starts].sum(axis=0), startprob_prior, previous)
     total = counts.sum()
     if not total > 0:
@@ -103,8 +117,27 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
 
     The denominator is the row sum of ``xi_sum`` (Eq. 22: summing xi over j gives gamma), taken
     over the same time steps as the numerator, so every row of the result sums to 1. With a
-    Dirichlet prior of concentration :math:`a_{ij}`, the counts are :math:`\max(a_{ij} - 1 +
-    \sum_t \xi_t(i,j), 0)`.
+    Dirichlet prior of concentration :math:`a_{ij}` (chapter 11), the counts are
+    :math:`\max(a_{ij} - 1 + \sum_t \xi_t(i,j), 0)`.
+
+    Parameters
+    ----------
+    xi_sum : array_like, shape (K, K)
+        Expected transition counts :math:`\sum_t \xi_t(i, j)`.
+    previous : array_like, shape (K, K), optional
+        The current A: kept for a state never left (an error without it); its zeros stay zeros.
+    transmat_prior : float or array_like
+        Dirichlet concentration (1: flat).
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+
+    Examples
+    --------
+    >>> update_transmat([[3.0, 1.0], [2.0, 2.0]])
+    array([[0.75, 0.25],
+           [0.5 , 0.5 ]])
     """
     xi_sum = as_float_array(xi_sum, "xi_sum")
     if validate and (xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]):
@@ -118,47 +151,59 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
 
 
 @njit(cache=True, nogil=True)
+def _occupancy_loop(gamma, out):
+    r""":math:`N_k = \sum_t \gamma_t(k)` for every state k."""
+    n_steps, n_states = gamma.shape
+    for k in range(n_states):
+        out[k] = 0.0
+    for t in range(n_steps):
+        for k in range(n_states):
+            out[k] += gamma[t, k]
+
+
+@njit(cache=True, nogil=True)
 def _weighted_sums_loop(X, gamma, first):
     r""":math:`\sum_t \gamma_t(k)\, x_{td}` for every state k and feature d."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
         for d in range(n_features):
-            total = 0.0
-            for t in range(n_steps):
-                total += gamma[t, k] * X[t, d]
-            first[k, d] = total
+            first[k, d] = 0.0
+    for t in range(n_steps):
+        for k in range(n_states):
+            for d in range(n_features):
+                first[k, d] += gamma[t, k] * X[t, d]
 
 
 @njit(cache=True, nogil=True)
 def _scatter_loop(X, gamma, means, scatter):
-    r"""The scatter about the given means, entry by entry:
+    r"""The numerator of Eq. (41), the scatter about the given means, entry by entry:
     :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
         for d in range(n_features):
-            for e in range(d + 1):
-                total = 0.0
-                for t in range(n_steps):
-                    total += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
-                scatter[k, d, e] = total
-                scatter[k, e, d] = total
-
-
-@njit(cache=True, nogil=True)
-def _occupancy_loop(gamma, out):
-    r""":math:`N_k = \sum_t \gamma_t(k)` for every state k."""
-    n_steps, n_states = gamma.shape
+            for e in range(n_features):
+                scatter[k, d, e] = 0.0
+    for t in range(n_steps):
+        for k in range(n_states):
+            for d in range(n_features):
+                for e in range(d + 1):
+                    scatter[k, d, e] += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
     for k in range(n_states):
-        total = 0.0
-        for t in range(n_steps):
-            total += gamma[t, k]
-        out[k] = total
+        for d in range(n_features):
+            for e in range(d):
+                scatter[k, e, d] = scatter[k, d, e]
 
 
 def occupancy(gamma) -> np.ndarray:
-    r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state."""
+    r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state.
+
+    Examples
+    --------
+    >>> occupancy(np.array([[0.75, 0.25], [0.5, 0.5]]))
+    array([1.25, 0.75])
+    """
     gamma = np.asarray(gamma, dtype=np.float64)
     out = np.empty(gamma.shape[1])
     _occupancy_loop(gamma, out)
@@ -173,23 +218,89 @@ def _checked_gamma(X, gamma):
 def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, validate=True):
     r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
 
-    With a normal prior of mean :math:`m_k` and weight :math:`\tau_k`:
+    With a normal prior of mean :math:`m_k` and weight :math:`\tau_k` (chapter 11):
     :math:`\hat\mu_k = (\tau_k m_k + \sum_t \gamma_t(k) x_t) / (\tau_k + N_k)`.
+
+    Parameters
+    ----------
+    X : array_like, shape (T, D)
+    gamma : array_like, shape (T, K)
+        The E-step's posteriors.
+    previous : array_like, shape (K, D), optional
+        The current means, kept for a state with zero occupancy (an error without them).
+    means_prior, means_weight : float or array_like
+        hmmlearn's normal prior (weight 0: flat, the maximum-likelihood update).
+
+    Returns
+    -------
+    ndarray, shape (K, D)
+
+    Examples
+    --------
+    >>> update_means([[0.0], [2.0], [4.0]], [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    array([[0.66666667],
+           [3.33333333]])
     """
     if validate:
         X, gamma = _checked_gamma(X, gamma)
         check_nonnegative(np.min(means_weight), "means_weight")
     n_states, n_features = gamma.shape[1], X.shape[1]
-    weights = occupancy(gamma)
     first = np.empty((n_states, n_features))
     _weighted_sums_loop(X, gamma, first)
-    denominator = means_weight + weights
+    denominator = means_weight + occupancy(gamma)
     if np.ndim(denominator) == 1:
         denominator = denominator[:, None]
     empty = denominator[:, 0] < EMPTY_STATE_OCCUPANCY
     with np.errstate(divide="ignore", invalid="ignore"):
         updated = (means_weight * np.asarray(means_prior, dtype=np.float64) + first) / denominator
     return _keep_previous(np.broadcast_to(updated, (n_states, n_features)), previous, empty, "mean")
+
+
+def _covars_full(occupancies, numerator, covars_prior, covars_weight):
+    """Each state's own matrix: (Psi + numerator_k) / (max(nu - D, 0) + N_k)."""
+    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1], 0.0) + occupancies
+    with np.errstate(divide="ignore", invalid="ignore"):
+        updated = (covars_prior + numerator) / np.reshape(denominator, (-1, 1, 1))
+    return updated, denominator < EMPTY_STATE_OCCUPANCY
+
+
+def _covars_tied(occupancies, numerator, covars_prior, covars_weight):
+    """One matrix for all states: the numerators and the occupancies pooled."""
+    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1], 0.0) + occupancies.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (covars_prior + numerator.sum(axis=0)) / denominator
+    empty = np.full(len(occupancies), float(np.max(denominator)) < EMPTY_STATE_OCCUPANCY)
+    return np.broadcast_to(pooled, numerator.shape), empty
+
+
+def _variances(occupancies, numerator, covars_prior, covars_weight):
+    """Each feature's variance: the diagonal of the numerator, with hmmlearn's prior and its
+    floor of 1e-5 on the denominator."""
+    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - 1.0, 0.0) + occupancies
+    diagonal = np.diagonal(numerator, axis1=1, axis2=2)
+    variances = (covars_prior + diagonal) / np.maximum(np.reshape(denominator, (-1, 1)), DIAGONAL_DENOMINATOR_FLOOR)
+    return variances, denominator < EMPTY_STATE_OCCUPANCY
+
+
+def _covars_diag(occupancies, numerator, covars_prior, covars_weight):
+    """Diagonal matrices of each feature's variance."""
+    variances, empty = _variances(occupancies, numerator, covars_prior, covars_weight)
+    return variances[:, :, None] * np.eye(numerator.shape[-1]), empty
+
+
+def _covars_spherical(occupancies, numerator, covars_prior, covars_weight):
+    """c_k I, with c_k the mean of the state's variances over the features."""
+    variances, empty = _variances(occupancies, numerator, covars_prior, covars_weight)
+    return variances.mean(axis=1)[:, None, None] * np.eye(numerator.shape[-1]), empty
+
+
+#: The covariance update of each type, from the occupancies and the numerator of Eq. (41).
+COVARIANCE_UPDATES = {
+    "full": _covars_full,
+    "diag": _covars_diag,
+    "spherical": _covars_spherical,
+    "tied": _covars_tied,
+}
 
 
 def update_covars(
@@ -211,68 +322,65 @@ def update_covars(
     .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(x_t-\hat\mu_k)(x_t-\hat\mu_k)^\top}
               {\sum_t\gamma_t(k)} \; (+\ \texttt{reg\_covar}\cdot I)
 
-    ``means`` must be the updated means of Eq. (35). ``reg_covar`` adds ``reg_covar * I`` inside
-    the M-step (0 gives the plain maximum-likelihood update). With the priors (chapter 11), the
-    numerator gains ``covars_prior + means_weight (mu_k - means_prior)(mu_k - means_prior)^T`` and
-    the denominator ``max(covars_weight - D, 0)`` (full, tied) or ``max(covars_weight - 1, 0)``
-    (diag, spherical), exactly as hmmlearn computes them. ``"diag"`` keeps the diagonal of the
-    numerator (with hmmlearn's floor of 1e-5 on the denominator), ``"spherical"`` its mean over
-    the features, ``"tied"`` pools the numerators and the denominators of all states.
-    Returns (K, D, D) matrices for every covariance type.
+    Parameters
+    ----------
+    X : array_like, shape (T, D)
+    gamma : array_like, shape (T, K)
+        The E-step's posteriors.
+    means : array_like, shape (K, D)
+        The *updated* means of Eq. (35).
+    previous : array_like, shape (K, D, D), optional
+        The current covariances, kept for a state with zero occupancy (an error without them).
+    reg_covar : float
+        ``reg_covar * I`` added inside the M-step (0: the plain maximum-likelihood update).
+    covariance_type : {"full", "diag", "spherical", "tied"}
+        "diag" keeps the diagonal of the numerator (with hmmlearn's floor of 1e-5 on the
+        denominator), "spherical" its mean over the features, "tied" pools the numerators and
+        the occupancies of all states.
+    covars_prior, covars_weight, means_prior, means_weight : float or array_like
+        hmmlearn's priors (chapter 11): the numerator gains ``covars_prior + means_weight
+        (mu_k - means_prior)(mu_k - means_prior)^T`` and the denominator ``max(covars_weight - D,
+        0)`` (full, tied) or ``max(covars_weight - 1, 0)`` (diag, spherical).
+
+    Returns
+    -------
+    ndarray, shape (K, D, D)
+        Full matrices of the type's form.
+
+    Examples
+    --------
+    >>> X, gamma = [[0.0], [2.0], [4.0]], [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    >>> update_covars(X, gamma, update_means(X, gamma)).round(4)
+    array([[[0.8889]],
+    <BLANKLINE>
+           [[0.8889]]])
     """
     if validate:
         X, gamma = _checked_gamma(X, gamma)
         check_covariance_type(covariance_type)
         check_nonnegative(reg_covar, "reg_covar")
-        means = as_float_array(means, "means")
-        if means.shape != (gamma.shape[1], X.shape[1]):
-            raise ValueError(
-                f"`means` must have shape ({gamma.shape[1]}, {X.shape[1]}); got {means.shape}."
-            )
+        means = check_means(means, gamma.shape[1], X.shape[1])
     n_states, n_features = means.shape
-    weights = occupancy(gamma)
     scatter = np.empty((n_states, n_features, n_features))
     _scatter_loop(X, gamma, means, scatter)
     offset = means - means_prior
     numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
         offset[:, :, None] * offset[:, None, :]
     )
-    identity = np.eye(n_features)
-    if covariance_type in ("full", "tied"):
-        extra_weight = np.maximum(np.asarray(covars_weight, dtype=np.float64) - n_features, 0.0)
-        if covariance_type == "full":
-            denominator = extra_weight + weights
-            empty = denominator < EMPTY_STATE_OCCUPANCY
-            with np.errstate(divide="ignore", invalid="ignore"):
-                updated = (covars_prior + numerator) / np.reshape(denominator, (-1, 1, 1))
-        else:
-            denominator = extra_weight + weights.sum()
-            empty = np.full(n_states, float(np.max(denominator)) < EMPTY_STATE_OCCUPANCY)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pooled = (covars_prior + numerator.sum(axis=0)) / denominator
-            updated = np.broadcast_to(pooled, (n_states, n_features, n_features))
-    else:
-        diagonal = np.diagonal(numerator, axis1=1, axis2=2)
-        denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - 1.0, 0.0) + weights
-        empty = denominator < EMPTY_STATE_OCCUPANCY
-        variances = (covars_prior + diagonal) / np.maximum(
-            np.reshape(denominator, (-1, 1)), DIAGONAL_DENOMINATOR_FLOOR
-        )
-        if covariance_type == "spherical":
-            variances = np.repeat(variances.mean(axis=1, keepdims=True), n_features, axis=1)
-        updated = variances[:, :, None] * identity
-    updated = updated + reg_covar * identity
+    update = COVARIANCE_UPDATES[covariance_type]
+    updated, empty = update(occupancy(gamma), numerator, covars_prior, covars_weight)
+    updated = updated + reg_covar * np.eye(n_features)
     return _keep_previous(updated, previous, np.broadcast_to(empty, (n_states,)), "covariance")
 
 
-def update_covars_diag(X, gamma, means, previous=None, reg_covar: float = 0.0) -> np.ndarray:
-    r"""Eq. (41) for diagonal covariances: each feature's gamma-weighted variance, returned as
-    (K, D, D) diagonal matrices (``update_covars`` with ``covariance_type="diag"``)."""
-    return update_covars(X, gamma, means, previous, reg_covar, covariance_type="diag")
-
-
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:
-    r"""Post-hoc regularisation of the source system: :math:`\Sigma_k \leftarrow \Sigma_k + \lambda I`."""
+    r"""Post-hoc regularisation of the source system: :math:`\Sigma_k \leftarrow \Sigma_k + \lambda I`.
+
+    Examples
+    --------
+    >>> regularize_covars(np.array([[[1.0]]]), 0.5)
+    array([[[1.5]]])
+    """
     covars = np.asarray(covars, dtype=np.float64)
     check_nonnegative(reg_covar, "reg_covar")
     return covars + reg_covar * np.eye(covars.shape[-1])

@@ -1,20 +1,44 @@
-"""Input checks shared by every public function.
+"""Every input check of hmmcore, in one place.
 
-Each check returns a clean float64 array or raises ``ValueError`` (``TypeError`` for a
-non-numeric input) whose message names the argument and says what was expected, so that a
-mistake is reported where it was made rather than as a NaN or a ``LinAlgError`` further on.
+Each check returns a clean value (a float64 array, an int, ...) or raises ``ValueError``
+(``TypeError`` for an input of the wrong kind) whose message names the argument and says what
+was expected, so that a mistake is reported where it was made rather than as a NaN or a
+``LinAlgError`` further on. Public functions check their inputs once and hand the checked
+values down; the functions they call trust them.
+
+Three messages follow scikit-learn's conventions, so that its estimator checks recognise them:
+complex data ("Complex data not supported"), sparse matrices ("Sparse data was passed ...")
+and empty arrays ("Found array with 0 sample(s) ...", "0 feature(s) ...").
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+from scipy import sparse
+
+from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, full_from_compact
+from .params import EMOptions, HMMParams, Priors
 
 #: Largest allowed deviation of a probability vector's sum from 1.
 PROBABILITY_SUM_TOLERANCE = 1e-8
 
 
+#: The parameters EM may update, as hmmlearn's ``params`` letters.
+PARAMETER_LETTERS = "stmc"
+
+
 def as_float_array(value, name: str) -> np.ndarray:
-    """``value`` as a float64 array, or a ``TypeError`` naming ``name``."""
+    """``value`` as a float64 array, or an error naming ``name`` (scikit-learn's messages for
+    sparse and complex input)."""
+    if sparse.issparse(value):
+        raise TypeError(
+            f"Sparse data was passed for `{name}`, but dense data is required. Use "
+            "'.toarray()' to convert to a dense numpy array."
+        )
+    if np.iscomplexobj(value):
+        raise ValueError(f"Complex data not supported: `{name}` must be real.")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -33,10 +57,34 @@ def check_observations(X, name: str = "X") -> np.ndarray:
     if X.ndim != 2:
         hint = " Reshape a single feature with X.reshape(-1, 1)." if X.ndim == 1 else ""
         raise ValueError(f"`{name}` must be 2-D with shape (n_samples, n_features); got shape {X.shape}.{hint}")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"`{name}` must have at least one sample and one feature; got shape {X.shape}.")
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required: "
+            f"`{name}` must have at least one sample."
+        )
+    if X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required: "
+            f"`{name}` must have at least one feature."
+        )
     check_finite(X, name)
     return X
+
+
+def check_n_features(X, n_features: int | None) -> int:
+    """The number of features of ``X``, which must equal ``n_features`` when that is known."""
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"`X` has {X.shape[1]} features but the model has n_features = {n_features} (set by "
+            "an earlier fit or by its parameters)."
+        )
+    return X.shape[1]
+
+
+def check_enough_samples(X, n_components: int) -> None:
+    """At least as many samples as states (k-means needs a point per state)."""
+    if X.shape[0] < n_components:
+        raise ValueError(f"`X` has {X.shape[0]} samples, fewer than `n_components` = {n_components}.")
 
 
 def check_lengths(lengths, n_samples: int) -> list[int]:
@@ -57,44 +105,44 @@ def check_lengths(lengths, n_samples: int) -> list[int]:
     return values
 
 
+def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each sequence in the concatenated observations, from checked ``lengths``."""
+    ends = np.cumsum(lengths)
+    return [(int(end - length), int(end)) for length, end in zip(lengths, ends)]
+
+
 def check_startprob(startprob, n_components: int | None = None, name: str = "startprob") -> np.ndarray:
-    """A probability vector of length K (optionally batched along leading axes)."""
-    startprob = as_float_array(startprob, name)
-    if startprob.ndim < 1:
-        raise ValueError(f"`{name}` must be a vector of K probabilities; got a scalar.")
-    if n_components is not None and startprob.shape[-1] != n_components:
-        raise ValueError(f"`{name}` must have {n_components} entries; got shape {startprob.shape}.")
-    _check_probability_rows(startprob, name)
-    return startprob
+    """A probability vector of K entries."""
+    return _check_probabilities(startprob, n_components, name, "a vector of K probabilities", 1)
 
 
 def check_transmat(transmat, n_components: int | None = None, name: str = "transmat") -> np.ndarray:
-    """A K x K row-stochastic matrix (optionally batched along leading axes)."""
-    transmat = as_float_array(transmat, name)
-    if transmat.ndim < 2 or transmat.shape[-1] != transmat.shape[-2]:
-        raise ValueError(f"`{name}` must be a square K x K matrix; got shape {transmat.shape}.")
-    if n_components is not None and transmat.shape[-1] != n_components:
-        raise ValueError(f"`{name}` must be {n_components} x {n_components}; got shape {transmat.shape}.")
-    _check_probability_rows(transmat, name)
-    return transmat
+    """A K x K matrix whose rows are probability vectors."""
+    return _check_probabilities(transmat, n_components, name, "a square K x K matrix", 2)
 
 
-def _check_probability_rows(array: np.ndarray, name: str) -> None:
+def _check_probabilities(value, n_components, name: str, what: str, ndim: int) -> np.ndarray:
+    array = as_float_array(value, name)
+    square = ndim == 1 or (array.ndim == 2 and array.shape[0] == array.shape[1])
+    if array.ndim != ndim or not square or (n_components is not None and array.shape[0] != n_components):
+        size = f" with K = {n_components}" if n_components is not None else ""
+        raise ValueError(f"`{name}` must be {what}{size}; got shape {array.shape}.")
     check_finite(array, name)
     if np.any(array < 0):
         raise ValueError(f"`{name}` has negative entries; probabilities must be >= 0.")
     sums = array.sum(axis=-1)
     if np.any(np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE):
-        what = "each row of " if array.ndim > 1 else ""
-        raise ValueError(f"{what}`{name}` must sum to 1; got sums {np.round(sums, 10).tolist()}.")
+        rows = "each row of " if ndim == 2 else ""
+        raise ValueError(f"{rows}`{name}` must sum to 1; got sums {np.round(sums, 10).tolist()}.")
+    return array
 
 
 def check_log_likelihoods(log_b, n_components: int | None = None, name: str = "log_b") -> np.ndarray:
-    """A (..., T, K) matrix of emission log-likelihoods; -inf is allowed, NaN and +inf are not."""
+    """A (T, K) matrix of emission log-likelihoods; -inf is allowed, NaN and +inf are not."""
     log_b = as_float_array(log_b, name)
-    if log_b.ndim < 2 or log_b.shape[-2] < 1:
+    if log_b.ndim != 2 or log_b.shape[0] < 1:
         raise ValueError(f"`{name}` must have shape (T, K) with T >= 1; got shape {log_b.shape}.")
-    if n_components is not None and log_b.shape[-1] != n_components:
+    if n_components is not None and log_b.shape[1] != n_components:
         raise ValueError(f"`{name}` must have {n_components} columns (one per state); got shape {log_b.shape}.")
     if np.any(np.isnan(log_b)) or np.any(log_b == np.inf):
         raise ValueError(f"`{name}` contains NaN or +inf; log-likelihoods must be finite or -inf.")
@@ -105,15 +153,9 @@ def check_hmm_sequence(startprob, transmat, log_b):
     """One parameter set and one sequence: ``startprob`` (K,) (or None when not needed),
     ``transmat`` (K, K), ``log_b`` (T, K)."""
     log_b = check_log_likelihoods(log_b)
-    if log_b.ndim != 2:
-        raise ValueError(f"`log_b` must have shape (T, K); got shape {log_b.shape}.")
     transmat = check_transmat(transmat, log_b.shape[1])
-    if transmat.ndim != 2:
-        raise ValueError(f"`transmat` must be one K x K matrix; got shape {transmat.shape}.")
     if startprob is not None:
         startprob = check_startprob(startprob, log_b.shape[1])
-        if startprob.ndim != 1:
-            raise ValueError(f"`startprob` must be one vector of K probabilities; got shape {startprob.shape}.")
     return startprob, transmat, log_b
 
 
@@ -141,11 +183,11 @@ def check_means(means, n_components: int | None = None, n_features: int | None =
 
 
 def check_covars(covars, n_components: int | None = None, n_features: int | None = None, name: str = "covars") -> np.ndarray:
-    """Full covariance matrices (..., K, D, D), each symmetric positive definite."""
+    """Full covariance matrices (K, D, D), each symmetric positive definite."""
     covars = as_float_array(covars, name)
     if covars.ndim != 3 or covars.shape[-1] != covars.shape[-2]:
         raise ValueError(f"`{name}` must have shape (K, D, D) (full covariance matrices); got shape {covars.shape}.")
-    if n_components is not None and covars.shape[-3] != n_components:
+    if n_components is not None and covars.shape[0] != n_components:
         raise ValueError(f"`{name}` must hold {n_components} matrices; got shape {covars.shape}.")
     if n_features is not None and covars.shape[-1] != n_features:
         raise ValueError(f"`{name}` must hold {n_features} x {n_features} matrices; got shape {covars.shape}.")
@@ -158,8 +200,18 @@ def check_covars(covars, n_components: int | None = None, n_features: int | None
     if np.any(eigenvalues <= 0):
         state = int(np.argwhere(eigenvalues <= 0)[0, 0])
         raise ValueError(
-            f"`{name}` must be positive definite; `{name}[{state}]` has eigenvalue "
-            f"{eigenvalues[state].min():.3g}. Regularise with a positive `reg_covar`."
+            f"`{name}` must be positive definite; `{name}[{state}]` (state {state}) has "
+            f"eigenvalue {eigenvalues[state].min():.3g}. Regularise with a positive `reg_covar`."
+        )
+    return covars
+
+
+def check_initial_covars(covars) -> np.ndarray:
+    """Starting covariances built from the data: positive definite, or a hint at ``min_covar``."""
+    if not np.all(np.linalg.eigvalsh(covars) > 0):
+        raise ValueError(
+            "the data's covariance plus `min_covar` * I is not positive definite (a constant "
+            "feature with min_covar = 0?): use `min_covar` > 0."
         )
     return covars
 
@@ -171,11 +223,46 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_n_iter(n_iter) -> int:
+    """A whole number >= 0 (0: no iteration)."""
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+        raise ValueError(f"`n_iter` must be an integer >= 0; got {n_iter!r}.")
+    return int(n_iter)
+
+
+def check_tol(tol) -> float:
+    """Any number but NaN: EM stops when the gain falls below it (``-inf``: never early)."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or np.isnan(tol):
+        raise ValueError(f"`tol` must be a number (or -inf); got {tol!r}.")
+    return float(tol)
+
+
 def check_nonnegative(value, name: str) -> float:
     """A finite number >= 0."""
-    if not np.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
         raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
     return float(value)
+
+
+def check_choice(value, name: str, choices: tuple):
+    """One of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}; got {value!r}.")
+    return value
+
+
+def check_covariance_type(covariance_type) -> str:
+    return check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
+
+
+def check_letters(letters, name: str = "update") -> str:
+    """A string of hmmlearn's parameter letters s(tart), t(ransitions), m(eans), c(ovars)."""
+    if not isinstance(letters, str) or set(letters) - set(PARAMETER_LETTERS):
+        raise ValueError(
+            f"`{name}` must be a string of the letters {PARAMETER_LETTERS!r} (start, transitions, "
+            f"means, covariances); got {letters!r}."
+        )
+    return letters
 
 
 def check_n_components(n_components) -> int:
@@ -184,3 +271,160 @@ def check_n_components(n_components) -> int:
     if n_components < 1:
         raise ValueError(f"`n_components` must be at least 1; got {n_components}.")
     return int(n_components)
+
+
+def check_monitors(monitors, n_starts: int) -> list:
+    """One convergence monitor per starting point."""
+    monitors = list(monitors)
+    if len(monitors) != n_starts:
+        raise ValueError(f"`monitors` must hold one monitor per start ({n_starts}); got {len(monitors)}.")
+    return monitors
+
+
+def check_permutation(order, n_components: int) -> np.ndarray:
+    """A permutation of the states 0, ..., K - 1."""
+    array = np.asarray(order)
+    if array.shape != (n_components,) or sorted(array.tolist()) != list(range(n_components)):
+        raise ValueError(
+            f"`order` must be a permutation of the states 0..{n_components - 1}; got {order!r}."
+        )
+    return array.astype(np.intp)
+
+
+def check_state(state, n_components: int, name: str) -> int:
+    """A state index in 0, ..., K - 1."""
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)) or not 0 <= state < n_components:
+        raise ValueError(f"`{name}` must be a state index in 0..{n_components - 1}; got {state!r}.")
+    return int(state)
+
+
+def check_random_state(seed):
+    """scikit-learn's rule (None: numpy's global ``RandomState``; an int: a new ``RandomState``;
+    a ``RandomState`` as it is), and a numpy ``Generator`` passed through."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    if isinstance(seed, (numbers.Integral, np.integer)) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    raise ValueError(
+        "`random_state` must be None, an int, a numpy RandomState or a numpy Generator; "
+        f"got {seed!r}."
+    )
+
+
+def check_params(params, n_features: int | None = None, name: str = "params") -> HMMParams:
+    """One parameter set (startprob, transmat, means, covars) with (K, D, D) covariances, all
+    finite, probabilities summing to 1, covariances symmetric positive definite; D must equal
+    ``n_features`` when given."""
+    if len(params) != 4:
+        raise ValueError(f"`{name}` must be (startprob, transmat, means, covars); got {len(params)} items.")
+    means = check_means(params[2], n_features=n_features)
+    n_states = means.shape[0]
+    return HMMParams(
+        check_startprob(params[0], n_states),
+        check_transmat(params[1], n_states),
+        means,
+        check_covars(params[3], n_states, means.shape[1]),
+    )
+
+
+def check_priors(priors: Priors, n_components: int) -> Priors:
+    """Finite priors; ``startprob_prior`` and ``transmat_prior`` broadcast to (K,) and (K, K);
+    ``means_weight`` >= 0."""
+    if not isinstance(priors, Priors):
+        raise TypeError(f"`priors` must be an hmmcore.Priors; got {type(priors).__name__}.")
+    shapes = {"startprob_prior": (n_components,), "transmat_prior": (n_components, n_components)}
+    for name, given in priors._asdict().items():
+        value = as_float_array(given, name)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"`{name}` must be finite; got {given!r}.")
+        if name in shapes:
+            try:
+                np.broadcast_shapes(value.shape, shapes[name])
+            except ValueError:
+                raise ValueError(
+                    f"`{name}` must be a number or broadcast to shape {shapes[name]}; got shape "
+                    f"{value.shape}."
+                ) from None
+        if name == "means_weight" and np.any(value < 0):
+            raise ValueError(f"`means_weight` must be >= 0; got {given!r}.")
+    return priors
+
+
+def check_options(options: EMOptions, n_components: int) -> EMOptions:
+    """The M-step's options (:class:`hmmcore.EMOptions`)."""
+    if not isinstance(options, EMOptions):
+        raise TypeError(f"`options` must be an hmmcore.EMOptions; got {type(options).__name__}.")
+    check_covariance_type(options.covariance_type)
+    check_nonnegative(options.reg_covar, "reg_covar")
+    check_priors(options.priors, n_components)
+    check_letters(options.update, "update")
+    return options
+
+
+#: What the (K, D, D) matrices of each covariance type look like.
+COVARIANCE_FORMS = {
+    "full": "symmetric positive definite matrices",
+    "diag": "diagonal matrices",
+    "spherical": "multiples c_k I of the identity",
+    "tied": "one matrix shared by all states",
+}
+
+
+def check_compact_covars(covars, covariance_type: str, n_components: int, name: str = "covars_") -> np.ndarray:
+    """A user's covariances, returned in hmmlearn's storage for ``covariance_type``:
+    spherical (K,), diag (K, D), full (K, D, D), tied (D, D). (K, D, D) matrices of the type's
+    form are accepted for every type, and so are hmmlearn's (K, D) spherical variances after
+    ``fit`` (equal along D)."""
+    check_covariance_type(covariance_type)
+    covars = as_float_array(covars, name).copy()
+    check_finite(covars, name)
+    K = n_components
+    matrices = covars.ndim == 3 and covars.shape[0] == K and covars.shape[1] == covars.shape[2]
+    if matrices and covariance_type != "full":
+        compact = compact_from_full(covars, covariance_type)
+        if not np.array_equal(full_from_compact(compact, covariance_type, K, covars.shape[1]), covars):
+            raise ValueError(f"`{name}` for {covariance_type!r} must be {COVARIANCE_FORMS[covariance_type]}.")
+        covars = compact
+    if covariance_type == "spherical" and covars.size == K:
+        covars = covars.reshape(K)
+    elif covariance_type == "spherical" and covars.ndim == 2 and covars.shape[0] == K and np.all(covars == covars[:, :1]):
+        covars = covars[:, 0].copy()
+    expected = {
+        "spherical": (K,),
+        "diag": (K, "D"),
+        "full": (K, "D", "D"),
+        "tied": ("D", "D"),
+    }[covariance_type]
+    n_features = covars.shape[-1] if covars.ndim else 0
+    if covars.shape != compact_shape(covariance_type, K, n_features):
+        raise ValueError(
+            f"`{name}` for {covariance_type!r} must have shape {expected} (in hmmlearn's storage) "
+            f"or ({K}, D, D) ({COVARIANCE_FORMS[covariance_type]}); got {covars.shape}."
+        )
+    if covariance_type in ("spherical", "diag") and np.any(covars <= 0):
+        raise ValueError(f"`{name}` ({covariance_type} variances) must be positive; got {covars.tolist()}.")
+    if covariance_type in ("full", "tied"):
+        check_covars(covars.reshape((-1,) + covars.shape[-2:]), name=name)
+    return covars
+
+
+def check_hyperparameters(hyper: dict) -> Priors:
+    """The constructor arguments of :class:`hmmcore.GaussianHMM` (``get_params()``), checked
+    once at ``fit`` as scikit-learn does; returns the priors."""
+    n_components = check_n_components(hyper["n_components"])
+    check_covariance_type(hyper["covariance_type"])
+    check_nonnegative(hyper["min_covar"], "min_covar")
+    check_choice(hyper["algorithm"], "algorithm", ("viterbi", "map"))
+    check_choice(hyper["implementation"], "implementation", ("log", "scaling"))
+    check_n_iter(hyper["n_iter"])
+    check_tol(hyper["tol"])
+    check_letters(hyper["params"], "params")
+    check_letters(hyper["init_params"], "init_params")
+    check_positive_int(hyper["n_init"], "n_init")
+    check_nonnegative(hyper["reg_covar"], "reg_covar")
+    check_nonnegative(hyper["posthoc_reg_covar"], "posthoc_reg_covar")
+    check_random_state(hyper["random_state"])
+    priors = Priors(*(hyper[name] for name in Priors._fields))
+    return check_priors(priors, n_components)

@@ -27,6 +27,15 @@ def sample_hmm(rng, params, n_steps):
     return X, states
 
 
+def model_at(module, values, covariance_type, **options):
+    """A GaussianHMM of ``module`` (hmmlearn's ``hmm`` or ``hmmcore``) set to the parameters
+    ``values`` (with (K, D, D) covariances of the type's form), started there (``init_params=""``)."""
+    model = module.GaussianHMM(len(values[0]), covariance_type=covariance_type, init_params="", **options)
+    model.startprob_, model.transmat_, model.means_ = (np.array(value) for value in values[:3])
+    model.covars_ = hmmcore.compact_from_full(np.asarray(values[3]), covariance_type)
+    return model
+
+
 def covars_of_type(covars, covariance_type):
     """(K, D, D) matrices turned into valid matrices of ``covariance_type``: their diagonals
     (diag), the mean of each diagonal times I (spherical), the first matrix for every state

@@ -12,12 +12,11 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 import hmmcore
-from hmmcore.model import compact_from_full
-from problems import random_hmm, typed_params
+from problems import model_at, random_hmm, typed_params
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
-TYPES = ("spherical", "diag", "full", "tied")
+TYPES = hmmcore.COVARIANCE_TYPES
 
 
 def regimes(n_steps, seed):
@@ -29,7 +28,7 @@ def regimes(n_steps, seed):
 
 def set_params(model, values, covariance_type):
     model.startprob_, model.transmat_, model.means_ = (np.array(v) for v in values[:3])
-    model.covars_ = compact_from_full(np.asarray(values[3]), covariance_type)
+    model.covars_ = hmmcore.compact_from_full(np.asarray(values[3]), covariance_type)
     return model
 
 
@@ -105,7 +104,7 @@ def test_unfitted_model_says_what_is_missing():
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_covars_storage_shapes_as_hmmlearn(rng, covariance_type):
     values = typed_params(rng, covariance_type, n_features=2)
-    compact = compact_from_full(values.covars, covariance_type)
+    compact = hmmcore.compact_from_full(values.covars, covariance_type)
     assert compact.shape == {"spherical": (3,), "diag": (3, 2), "full": (3, 2, 2), "tied": (2, 2)}[
         covariance_type
     ]
@@ -239,7 +238,7 @@ def test_monitor_follows_hmmlearns(rng, capsys):
 
 
 def test_a_custom_monitor_is_honoured():
-    class FiveIterations(hmmcore.model.ConvergenceMonitor):
+    class FiveIterations(hmmcore.ConvergenceMonitor):
         @property
         def converged(self):
             return self.iter == 5

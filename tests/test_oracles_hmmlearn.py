@@ -8,27 +8,13 @@ import pytest
 from hmmlearn import hmm
 
 import hmmcore
-from problems import covars_of_type, random_hmm, sample_hmm
+from problems import covars_of_type, model_at, random_hmm, sample_hmm
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
 
-def hmmlearn_storage(covars, covariance_type):
-    """hmmlearn's compact covariance storage for (K, D, D) matrices of the given type."""
-    return {
-        "full": covars,
-        "diag": np.diagonal(covars, axis1=1, axis2=2),
-        "spherical": covars[:, 0, 0],
-        "tied": covars[0],
-    }[covariance_type]
-
-
 def hmmlearn_model(parameters, covariance_type="full", **kwargs):
-    startprob, transmat, means, covars = parameters
-    model = hmm.GaussianHMM(len(startprob), covariance_type=covariance_type, init_params="", **kwargs)
-    model.startprob_, model.transmat_, model.means_ = startprob, transmat, means
-    model.covars_ = hmmlearn_storage(covars, covariance_type)
-    return model
+    return model_at(hmm, parameters, covariance_type, **kwargs)
 
 
 @pytest.mark.parametrize("n_states,n_features", [(2, 1), (3, 3), (4, 2)])
@@ -78,9 +64,8 @@ def test_one_em_step_matches_hmmlearn(rng, covariance_type, with_priors):
         ),
     }[with_priors]
     theirs = one_hmmlearn_step(params, X, covariance_type, lengths, **priors._asdict())
-    ours, log_likelihood = hmmcore.em_step(
-        X, hmmcore.HMMParams(*params), lengths, covariance_type=covariance_type, priors=priors
-    )
+    options = hmmcore.EMOptions(covariance_type=covariance_type, priors=priors)
+    ours, log_likelihood = hmmcore.em_step(X, hmmcore.HMMParams(*params), lengths, options)
     np.testing.assert_allclose(log_likelihood, theirs.monitor_.history[0], rtol=1e-10)
     np.testing.assert_allclose(ours.startprob, theirs.startprob_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.transmat, theirs.transmat_, rtol=1e-10, atol=1e-12)

@@ -39,7 +39,7 @@ def test_non_numeric_observations():
 
 
 def test_wrong_number_of_features():
-    with pytest.raises(ValueError, match="`means` must have shape"):
+    with pytest.raises(ValueError, match="`X` has 2 features but the model has n_features = 3"):
         fitted_model().score(np.zeros((5, 2)))
 
 
@@ -57,13 +57,13 @@ def test_bad_n_components(n_components, error):
 @pytest.mark.parametrize(
     "name,value,match",
     [
-        ("startprob_", np.array([0.5, 0.6, -0.1]), "`startprob` has negative entries"),
-        ("startprob_", np.array([0.5, 0.2, 0.2]), "`startprob` must sum to 1"),
-        ("startprob_", np.array([0.5, 0.5]), "`startprob` must have 3 entries"),
-        ("transmat_", np.full((3, 3), 0.5), "each row of `transmat` must sum to 1"),
-        ("transmat_", np.array([[1.2, -0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "`transmat` has negative"),
-        ("transmat_", np.eye(3)[:2], "`transmat` must be a square"),
-        ("means_", np.array([[0.0, np.nan, 0.0]] * 3), "`means` contains NaN"),
+        ("startprob_", np.array([0.5, 0.6, -0.1]), "`startprob_` has negative entries"),
+        ("startprob_", np.array([0.5, 0.2, 0.2]), "`startprob_` must sum to 1"),
+        ("startprob_", np.array([0.5, 0.5]), r"`startprob_` must be a vector of K probabilities with K = 3; got shape \(2,\)"),
+        ("transmat_", np.full((3, 3), 0.5), "each row of `transmat_` must sum to 1"),
+        ("transmat_", np.array([[1.2, -0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "`transmat_` has negative"),
+        ("transmat_", np.eye(3)[:2], "`transmat_` must be a square"),
+        ("means_", np.array([[0.0, np.nan, 0.0]] * 3), "`means_` contains NaN"),
     ],
 )
 def test_bad_parameters(name, value, match):
@@ -76,9 +76,9 @@ def test_bad_parameters(name, value, match):
 @pytest.mark.parametrize(
     "value,match",
     [
-        (np.array([np.eye(3), np.eye(3), np.diag([1.0, 1.0, -1.0])]), r"`covars_\[2\]` has eigenvalue -1"),
+        (np.array([np.eye(3), np.eye(3), np.diag([1.0, 1.0, -1.0])]), r"`covars_\[2\]` \(state 2\) has eigenvalue -1"),
         (np.array([np.eye(3), np.eye(3), np.triu(np.ones((3, 3)))]), "`covars_` must be symmetric"),
-        (np.ones((3, 3)), r"`covars_` for 'full' must have shape \(3, n_features, n_features\)"),
+        (np.ones((3, 3)), r"`covars_` for 'full' must have shape \(3, 'D', 'D'\)"),
     ],
 )
 def test_bad_covariances_are_refused_when_set(value, match):
@@ -120,7 +120,7 @@ def test_inference_functions_check_their_inputs():
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]])
     with pytest.raises(ValueError, match="`log_b` contains NaN"):
         hmmcore.e_step(startprob, transmat, np.array([[0.0, np.nan]]))
-    with pytest.raises(ValueError, match="`transmat` must be 3 x 3"):
+    with pytest.raises(ValueError, match="`transmat` must be a square K x K matrix with K = 3"):
         hmmcore.forward(startprob, transmat, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="`transmat`"):
         hmmcore.viterbi(startprob, np.array([[0.9, 0.2], [0.1, 0.9]]), np.zeros((4, 2)))

@@ -1,0 +1,144 @@
+"""A parameter set on data: the log-likelihood, the filtered and smoothed state probabilities
+and the most probable path of observations ``X`` under ``params``, for one or several
+sequences.
+
+Each function computes the emission log-densities once (Eq. 29) and runs the E-step's
+recursions (:mod:`hmmcore.inference`, :mod:`hmmcore.viterbi`) on each sequence of ``lengths``
+(hmmlearn's convention: the sequences are independent, each starting from pi). The results
+of the sequences are joined: per-step arrays concatenated, log-likelihoods and expected
+transition counts summed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .emissions import gaussian_log_density
+from .inference import Forward, Posteriors, e_step, forward
+from .validation import check_lengths, check_observations, check_params, sequence_bounds
+from .viterbi import ViterbiPath, viterbi
+
+#: Fields that add up over sequences; every other array field is concatenated along time.
+_SUMMED = {"log_likelihood", "xi_sum", "log_prob"}
+
+
+def _joined(parts):
+    """One result of the parts' type for all sequences."""
+    if len(parts) == 1:
+        return parts[0]
+    fields = {}
+    for name in parts[0]._fields:
+        values = [getattr(part, name) for part in parts]
+        if values[0] is None:
+            fields[name] = None
+        elif name in _SUMMED:
+            fields[name] = sum(values[1:], start=values[0]) if name == "xi_sum" else float(sum(values))
+        else:
+            fields[name] = np.concatenate(values)
+    return type(parts[0])(**fields)
+
+
+def _prepared(X, params, lengths, validate, cholesky=None):
+    if validate:
+        X = check_observations(X)
+        lengths = check_lengths(lengths, X.shape[0])
+        params = check_params(params, X.shape[1])
+    elif lengths is None:
+        lengths = [X.shape[0]]
+    log_b = gaussian_log_density(X, params.means, params.covars, cholesky=cholesky, validate=False)
+    return params, [log_b[start:end] for start, end in sequence_bounds(lengths)]
+
+
+def filtered(X, params, lengths=None, *, validate: bool = True) -> Forward:
+    """The forward pass over every sequence: filtered probabilities, log c_t and the
+    log-likelihood (Eqs. 16 and the scaled forward recursion of chapter 4).
+
+    Parameters
+    ----------
+    X : array_like, shape (T, D)
+    params : HMMParams
+    lengths : list of int, optional
+        The sequences' lengths (None: one sequence).
+
+    Returns
+    -------
+    Forward
+        ``alpha_hat`` (T, K) = P(q_t = i | the sequence's O_1..O_t): what is known on day t,
+        no look-ahead; ``log_scale`` (T,); ``log_likelihood`` summed over the sequences.
+
+    Examples
+    --------
+    >>> from hmmcore import HMMParams
+    >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
+    ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
+    >>> filtered([[-1.0], [1.2]], params).alpha_hat.round(3)
+    array([[0.881, 0.119],
+           [0.5  , 0.5  ]])
+    """
+    params, log_bs = _prepared(X, params, lengths, validate)
+    return _joined([forward(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
+
+
+def score(X, params, lengths=None, *, validate: bool = True) -> float:
+    """log P(X | params), summed over the sequences (Eq. 16).
+
+    Examples
+    --------
+    >>> from hmmcore import HMMParams
+    >>> params = HMMParams(np.array([1.0]), np.array([[1.0]]), np.array([[0.0]]),
+    ...                    np.array([[[1.0]]]))
+    >>> round(score([[0.0], [1.0]], params), 4)   # two standard normal log-densities
+    -2.3379
+    """
+    return filtered(X, params, lengths, validate=validate).log_likelihood
+
+
+def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi: bool = False,
+               cholesky=None, validate: bool = True):
+    """The E-step on every sequence: gamma (Eq. 17), xi summed over t (Eq. 21), the scaled
+    forward and backward variables and the log-likelihood.
+
+    Parameters
+    ----------
+    X : array_like, shape (T, D)
+    params : HMMParams
+    lengths : list of int, optional
+    per_sequence : bool
+        False: one :class:`Posteriors` for all sequences (arrays concatenated, ``xi_sum`` and
+        ``log_likelihood`` summed); True: a list, one per sequence.
+    return_xi : bool
+        Also store every xi_t (T - 1 per sequence).
+    cholesky : ndarray, shape (K, D, D), optional
+        The Cholesky factors of ``params.covars``, if already computed.
+
+    Returns
+    -------
+    Posteriors or list of Posteriors
+
+    Examples
+    --------
+    >>> from hmmcore import HMMParams
+    >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
+    ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
+    >>> posteriors([[-1.0], [1.2]], params).gamma.round(3)
+    array([[0.808, 0.192],
+           [0.5  , 0.5  ]])
+    """
+    params, log_bs = _prepared(X, params, lengths, validate, cholesky)
+    parts = [e_step(params.startprob, params.transmat, log_b, return_xi, validate=False) for log_b in log_bs]
+    return parts if per_sequence else _joined(parts)
+
+
+def decode(X, params, lengths=None, *, validate: bool = True) -> ViterbiPath:
+    """The Viterbi path of every sequence (chapter 7) and the summed log P(X, Q* | params).
+
+    Examples
+    --------
+    >>> from hmmcore import HMMParams
+    >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
+    ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
+    >>> decode([[-1.0], [1.2], [0.9]], params).path
+    array([0, 1, 1])
+    """
+    params, log_bs = _prepared(X, params, lengths, validate)
+    return _joined([viterbi(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
