@@ -79,8 +79,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The estimator imports scikit-learn (for BaseEstimator: get_params, clone, grid search),
-    # which costs about half a second; users of the functions alone do not pay for it.
+    # The estimator is imported on first use: users of the functions alone do not load it.
     if name == "GaussianHMM":
         from .model import GaussianHMM
 

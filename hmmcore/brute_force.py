@@ -10,7 +10,6 @@ import itertools
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .validation import check_hmm_sequence
 
@@ -56,7 +55,7 @@ def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
         raise ValueError(f"enumerating K^T = {n_states}^{n_steps} paths is too many; keep K^T <= {MAX_PATHS}.")
     paths = np.array(list(itertools.product(range(n_states), repeat=n_steps)), dtype=np.intp)
     log_joint = np.array([joint_log_prob(path, startprob, transmat, log_b) for path in paths])
-    log_likelihood = float(logsumexp(log_joint))
+    log_likelihood = float(np.logaddexp.reduce(log_joint))
     posterior = np.exp(log_joint - log_likelihood)
 
     gamma = np.zeros((n_steps, n_states))

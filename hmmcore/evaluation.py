@@ -68,12 +68,15 @@ def filtered(X, params, lengths=None, *, validate: bool = True) -> Forward:
 
     Examples
     --------
+    At t = 1 the filtered probability is Bayes' rule: pi_1 b_1(O_1) / sum_j pi_j b_j(O_1),
+    here 1 / (1 + e^-2) for two unit-variance states at -1 and 1 and O_1 = -1.
+
     >>> from hmmcore import HMMParams
     >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
     ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
-    >>> filtered([[-1.0], [1.2]], params).alpha_hat.round(3)
-    array([[0.881, 0.119],
-           [0.5  , 0.5  ]])
+    >>> alpha_hat = filtered([[-1.0], [1.2]], params).alpha_hat
+    >>> round(float(alpha_hat[0, 0]), 6), round(float(1 / (1 + np.exp(-2))), 6)
+    (0.880797, 0.880797)
     """
     params, log_bs = _prepared(X, params, lengths, validate)
     return _joined([forward(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
@@ -117,12 +120,16 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
 
     Examples
     --------
+    At the last step nothing lies ahead, so smoothing equals filtering; the expected numbers of
+    transitions add up to T - 1.
+
     >>> from hmmcore import HMMParams
     >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
     ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
-    >>> posteriors([[-1.0], [1.2]], params).gamma.round(3)
-    array([[0.808, 0.192],
-           [0.5  , 0.5  ]])
+    >>> X = [[-1.0], [1.2], [0.3]]
+    >>> result = posteriors(X, params)
+    >>> np.allclose(result.gamma[-1], filtered(X, params).alpha_hat[-1]), round(float(result.xi_sum.sum()), 12)
+    (True, 2.0)
     """
     params, log_bs = _prepared(X, params, lengths, validate, cholesky)
     parts = [e_step(params.startprob, params.transmat, log_b, return_xi, validate=False) for log_b in log_bs]
@@ -134,10 +141,12 @@ def decode(X, params, lengths=None, *, validate: bool = True) -> ViterbiPath:
 
     Examples
     --------
+    Two states ten standard deviations apart: each observation names its state.
+
     >>> from hmmcore import HMMParams
     >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
-    ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
-    >>> decode([[-1.0], [1.2], [0.9]], params).path
+    ...                    np.array([[-5.0], [5.0]]), np.array([[[1.0]], [[1.0]]]))
+    >>> decode([[-5.0], [4.8], [5.3]], params).path
     array([0, 1, 1])
     """
     params, log_bs = _prepared(X, params, lengths, validate)

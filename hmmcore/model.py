@@ -10,12 +10,11 @@ and the parameter-level functions of :mod:`hmmcore.evaluation`.
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from .covariances import compact_from_full, full_from_compact, n_covariance_parameters
 from .em import fit_em_restarts
@@ -54,7 +53,14 @@ SINGULAR_JITTER = 1e-7
 ATTRIBUTES = {"s": "startprob_", "t": "transmat_", "m": "means_", "c": "covars_"}
 
 
-class GaussianHMM(BaseEstimator):
+def _not_fitted(message: str) -> Exception:
+    """scikit-learn's ``NotFittedError`` (a ``ValueError``), imported only when raised."""
+    from sklearn.exceptions import NotFittedError
+
+    return NotFittedError(message)
+
+
+class GaussianHMM:
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch EM (chapter 8), with
     hmmlearn's MAP priors (chapter 11).
 
@@ -170,6 +176,40 @@ class GaussianHMM(BaseEstimator):
         self.posthoc_reg_covar = posthoc_reg_covar
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
+    # -- scikit-learn's estimator protocol ---------------------------------------------------
+    # ``get_params``, ``set_params`` and ``__repr__`` are written here rather than inherited from
+    # scikit-learn's BaseEstimator: importing scikit-learn (it imports scipy.stats and pandas)
+    # costs about 0.7 s, more than a first fit. scikit-learn's own ``clone`` and grid search
+    # need nothing else; its tags come from BaseEstimator, imported when scikit-learn asks.
+    @classmethod
+    def _get_param_names(cls) -> list:
+        return sorted(name for name in inspect.signature(cls.__init__).parameters if name != "self")
+
+    def get_params(self, deep=True) -> dict:
+        """The constructor's arguments, by name (scikit-learn's protocol)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "GaussianHMM":
+        """Set constructor arguments by name (scikit-learn's protocol); returns self."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                                 f"Valid parameters are: {valid!r}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if repr(value) != repr(defaults[name])]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.base import BaseEstimator
+
+        return BaseEstimator.__sklearn_tags__(self)
+
     # -- the parameters ----------------------------------------------------------------------
     @property
     def covars_(self) -> np.ndarray:
@@ -214,7 +254,7 @@ class GaussianHMM(BaseEstimator):
         names the missing ones."""
         missing = [name for name in ("startprob_", "transmat_", "means_", "_covars_") if not hasattr(self, name)]
         if missing:
-            raise NotFittedError(f"this GaussianHMM has no {', '.join(missing)}: call `fit` or set them first.")
+            raise _not_fitted(f"this GaussianHMM has no {', '.join(missing)}: call `fit` or set them first.")
         check_covariance_type(self.covariance_type)
         K = self.n_components
         means = check_means(self.means_, K, name="means_")
@@ -382,7 +422,7 @@ class GaussianHMM(BaseEstimator):
     def get_stationary_distribution(self) -> np.ndarray:
         """The stationary distribution of A: its left eigenvector of eigenvalue 1, normalised."""
         if not hasattr(self, "transmat_"):
-            raise NotFittedError("this GaussianHMM has no transmat_: call `fit` or set it first.")
+            raise _not_fitted("this GaussianHMM has no transmat_: call `fit` or set it first.")
         transmat = check_transmat(self.transmat_, self.n_components, "transmat_")
         eigenvalues, eigenvectors = linalg.eig(transmat.T)
         vector = np.real_if_close(eigenvectors[:, np.argmax(eigenvalues.real)])

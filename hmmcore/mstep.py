@@ -155,10 +155,10 @@ def _occupancy_loop(gamma, out):
     r""":math:`N_k = \sum_t \gamma_t(k)` for every state k."""
     n_steps, n_states = gamma.shape
     for k in range(n_states):
-        out[k] = 0.0
-    for t in range(n_steps):
-        for k in range(n_states):
-            out[k] += gamma[t, k]
+        total = 0.0
+        for t in range(n_steps):
+            total += gamma[t, k]
+        out[k] = total
 
 
 @njit(cache=True, nogil=True)
@@ -168,11 +168,10 @@ def _weighted_sums_loop(X, gamma, first):
     n_states = gamma.shape[1]
     for k in range(n_states):
         for d in range(n_features):
-            first[k, d] = 0.0
-    for t in range(n_steps):
-        for k in range(n_states):
-            for d in range(n_features):
-                first[k, d] += gamma[t, k] * X[t, d]
+            total = 0.0
+            for t in range(n_steps):
+                total += gamma[t, k] * X[t, d]
+            first[k, d] = total
 
 
 @njit(cache=True, nogil=True)
@@ -183,17 +182,12 @@ def _scatter_loop(X, gamma, means, scatter):
     n_states = gamma.shape[1]
     for k in range(n_states):
         for d in range(n_features):
-            for e in range(n_features):
-                scatter[k, d, e] = 0.0
-    for t in range(n_steps):
-        for k in range(n_states):
-            for d in range(n_features):
-                for e in range(d + 1):
-                    scatter[k, d, e] += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
-    for k in range(n_states):
-        for d in range(n_features):
-            for e in range(d):
-                scatter[k, e, d] = scatter[k, d, e]
+            for e in range(d + 1):
+                total = 0.0
+                for t in range(n_steps):
+                    total += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
+                scatter[k, d, e] = total
+                scatter[k, e, d] = total
 
 
 def occupancy(gamma) -> np.ndarray:

@@ -14,9 +14,9 @@ and empty arrays ("Found array with 0 sample(s) ...", "0 feature(s) ...").
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
-from scipy import sparse
 
 from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, full_from_compact
 from .params import EMOptions, HMMParams, Priors
@@ -32,7 +32,7 @@ PARAMETER_LETTERS = "stmc"
 def as_float_array(value, name: str) -> np.ndarray:
     """``value`` as a float64 array, or an error naming ``name`` (scikit-learn's messages for
     sparse and complex input)."""
-    if sparse.issparse(value):
+    if "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(value):
         raise TypeError(
             f"Sparse data was passed for `{name}`, but dense data is required. Use "
             "'.toarray()' to convert to a dense numpy array."

@@ -1,0 +1,77 @@
+"""Validation happens once, at the public boundary: every internal call that skips the
+callee's checks (``validate=False``) passes values that those checks accept.
+
+The calls are found in hmmcore's source; each callee is replaced, in the caller's module, by
+the same function with its checks switched on, and the estimator is driven through every path
+that reaches them (every covariance type, restarts, several sequences, ``n_iter=0``, a negative
+``tol``, a prior with the singular-covariance jitter, hmmlearn's "scaling" mode, decoding and
+sampling). A check that rejects what its caller passed fails the test.
+"""
+
+import ast
+import importlib
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+import hmmcore
+import hmmcore.model
+
+SOURCE = Path(hmmcore.__file__).parent
+
+
+def unchecked_calls() -> set:
+    """``(module, function)`` for every call with ``validate=False`` in hmmcore."""
+    sites = set()
+    for path in SOURCE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and any(
+                keyword.arg == "validate" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+                for keyword in node.keywords
+            ):
+                name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+                sites.add((path.stem, name))
+    return sites
+
+
+def drive_every_path(rng):
+    X = np.concatenate([rng.normal(size=(60, 2)), rng.normal(4.0, size=(60, 2))])
+    X[:4] = [9.0, -9.0]  # four equal rows: a state there is singular without a prior
+    for covariance_type in hmmcore.COVARIANCE_TYPES:
+        for options in (dict(n_iter=3, tol=-1.0, n_init=2), dict(n_iter=0), dict(implementation="scaling")):
+            model = hmmcore.GaussianHMM(3, covariance_type=covariance_type, random_state=0, **options)
+            model.fit(X, lengths=[50, 70])
+            model.score(X, [50, 70])
+            model.score_samples(X)
+            model.filter_proba(X)
+            model.decode(X, algorithm="viterbi")
+            model.decode(X, algorithm="map")
+            model.sample(5, random_state=np.random.default_rng(0), currstate=1)
+            model.sample(5, random_state=1)
+    start = hmmcore.HMMParams(np.full(2, 0.5), np.full((2, 2), 0.5), np.array([[9.0, -9.0], [2.0, 0.0]]),
+                              np.array([1e-6 * np.eye(2), np.eye(2)]))
+    jittering = hmmcore.GaussianHMM(2, covariance_type="full", init_params="", n_iter=3)
+    jittering.params_ = start
+    jittering.fit(X)
+    hmmcore.simulate_regimes(20, rng=0)
+
+
+def test_every_unchecked_call_passes_what_the_callee_accepts(rng, monkeypatch):
+    sites = unchecked_calls()
+    assert len(sites) >= 15, sites
+    reached = Counter()
+    for module_name, name in sorted(sites):
+        module = importlib.import_module(f"hmmcore.{module_name}")
+        original = getattr(module, name)
+
+        def checked(*args, _original=original, _site=(module_name, name), **kwargs):
+            reached[_site] += 1
+            return _original(*args, **dict(kwargs, validate=True))
+
+        monkeypatch.setattr(module, name, checked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        drive_every_path(rng)
+    assert set(reached) == sites, f"never reached: {sorted(sites - set(reached))}"
