@@ -17,7 +17,7 @@ JUPYTER_ENV := PYDEVD_DISABLE_FILE_VALIDATION=1 JUPYTER_PLATFORM_DIRS=1
 # warnings of unchanged pages are reported too (notebook execution stays cached).
 BOOK_FLAGS  ?= -W -n --keep-going --all
 
-.PHONY: setup python-deps browser book test notebooks bench pdf clean distclean
+.PHONY: setup python-deps browser book test notebooks bench mutations pdf clean distclean
 
 setup: python-deps browser
 
@@ -72,6 +72,11 @@ notebooks: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Each deliberate slip of tests/mutations/slips.py applied to a copy of hmmcore: which tests
+# fail and which chapters raise (table in tests/mutations/README.md). Not part of `test`.
+mutations: setup
+	$(BIN)/python tests/mutations/run.py --write
 
 clean:
 	rm -rf _build .pytest_cache

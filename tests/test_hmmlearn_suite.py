@@ -59,7 +59,8 @@ def test_hmmlearn_gaussian_suite_passes_against_hmmcore(tmp_path):
     environment = dict(
         os.environ,
         HMMLEARN_SEED="0",
-        PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPOSITORY)]),
+        # the caller's PYTHONPATH first: `make mutations` imports a changed copy of hmmcore by it
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH"), str(REPOSITORY)])),
         PYTHONDONTWRITEBYTECODE="1",
     )
     command = [

@@ -1,0 +1,76 @@
+"""The deliberate slips of ``make mutations``: one wrong version of each boxed equation's
+implementation (issue: "a book that fails when an equation is wrong").
+
+Each slip replaces one piece of text inside one function of ``hmmcore`` (the text must occur
+exactly once in that function, or the slip no longer applies and the run stops).
+"""
+
+from typing import NamedTuple
+
+
+class Slip(NamedTuple):
+    name: str
+    equation: str
+    what: str
+    module: str
+    function: str
+    old: str
+    new: str
+
+
+SLIPS = [
+    Slip("forward-A-transposed", "alpha recursion (chapter 4)", "A transposed in the forward loop",
+         "inference", "_forward_loop",
+         "total += alpha_hat[t - 1, i] * transmat[i, j]", "total += alpha_hat[t - 1, i] * transmat[j, i]"),
+    Slip("backward-A-transposed", "beta recursion (chapter 4)", "A transposed in the backward loop",
+         "inference", "_backward_loop",
+         "total += transmat[i, j] * weighted[j]", "total += transmat[j, i] * weighted[j]"),
+    Slip("loglik-without-shift", "log-likelihood (derivation's 16)", "log c_t without the step's shift m_t",
+         "inference", "_forward",
+         "log_scale = np.log(scale) + shift", "log_scale = np.log(scale)"),
+    Slip("gamma-is-filtered", "gamma (derivation's 17)", "gamma_t taken as alpha_hat_t (no beta)",
+         "inference", "_posterior_loop",
+         "gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]", "gamma[t, i] = alpha_hat[t, i]"),
+    Slip("xi-emission-at-t", "xi (derivation's 21)", "xi's emission factor b_j(O_t) instead of b_j(O_{t+1})",
+         "inference", "_posterior_loop",
+         "weighted[j] = density[t + 1, j] * inverse_scale", "weighted[j] = density[t, j] * inverse_scale"),
+    Slip("density-without-log-det", "Gaussian log-density (derivation's 29)", "log b_k without -1/2 log|Sigma_k|",
+         "emissions", "_log_density_loop",
+         "log_normaliser = -0.5 * n_features * math.log(2.0 * math.pi) - log_det_half",
+         "log_normaliser = -0.5 * n_features * math.log(2.0 * math.pi)"),
+    Slip("startprob-from-last-step", "pi update (derivation's 28)", "pi-hat from gamma_T instead of gamma_1",
+         "mstep", "update_startprob",
+         "starts = [start for start, _ in sequence_bounds(lengths)]",
+         "starts = [end - 1 for _, end in sequence_bounds(lengths)]"),
+    Slip("transmat-denominator-all-T", "A update (derivation's 27)",
+         "the transition denominator summed over all T (the source's slip)",
+         "em", "m_step",
+         "transmat = update_transmat(stats.xi_sum, transmat, priors.transmat_prior, validate=False)",
+         "transmat = stats.xi_sum / gamma.sum(axis=0)[:, None]"),
+    Slip("means-damped", "mean update (derivation's 35)", "a mean update that damps (0.9 times the update)",
+         "mstep", "update_means",
+         "updated = (means_weight", "updated = 0.9 * (means_weight"),
+    Slip("covariance-n-minus-1", "covariance update (derivation's 41)", "Sigma divided by N_k - 1",
+         "mstep", "_covars_full",
+         "0.0) + occupancies", "0.0) + occupancies - 1.0"),
+    Slip("covariance-about-old-mean", "covariance update (derivation's 41)",
+         "the scatter about the old mean mu, not the new mu-hat",
+         "em", "m_step",
+         "X, gamma, means, covars, options.reg_covar,", "X, gamma, params.means, covars, options.reg_covar,"),
+    Slip("viterbi-without-back-pointers", "Viterbi (chapter 7)", "the path read without back-pointers",
+         "viterbi", "_viterbi_loop",
+         "path[t - 1] = back_pointers[t, path[t]]", "path[t - 1] = path[t]"),
+    Slip("spherical-sum", "spherical covariances", "c_k the sum of the variances, not their mean",
+         "mstep", "_covars_spherical",
+         "variances.mean(axis=1)", "variances.sum(axis=1)"),
+    Slip("tied-not-pooled", "tied covariances", "the tied matrix from the mean of the scatters (not pooled)",
+         "mstep", "_covars_tied",
+         "numerator.sum(axis=0)", "numerator.mean(axis=0)"),
+    Slip("dirichlet-without-minus-one", "Dirichlet MAP (chapter 11)", "counts + alpha instead of counts + alpha - 1",
+         "mstep", "_dirichlet_map",
+         "prior - 1.0 + counts", "prior + counts"),
+    Slip("covariance-prior-unclipped", "covariance MAP (chapter 11)", "nu - D instead of max(nu - D, 0)",
+         "mstep", "_covars_full",
+         "np.maximum(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1], 0.0)",
+         "(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1])"),
+]
