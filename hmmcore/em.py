@@ -29,13 +29,10 @@ from .monitor import ConvergenceMonitor, is_decrease
 from .mstep import update_covars, update_means, update_startprob, update_transmat
 from .params import EMOptions, EMResult, HMMParams
 from .validation import (
-    check_lengths,
+    check_em_inputs,
     check_monitors,
     check_n_iter,
     check_nonnegative,
-    check_observations,
-    check_options,
-    check_params,
     check_positive_int,
     check_tol,
 )
@@ -126,10 +123,7 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
            [ 5.1]])
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        params = check_params(params, X.shape[1])
-        options = check_options(options, len(params.startprob))
+        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
     startprob, transmat, means, covars = params
     priors, gamma = options.priors, stats.gamma
     if "s" in options.update:
@@ -178,10 +172,7 @@ def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions()
     (True, True)
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        params = check_params(params, X.shape[1])
-        options = check_options(options, len(params.startprob))
+        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
     stats = posteriors(X, params, lengths, validate=False)
     return EMStep(m_step(X, stats, params, lengths, options, validate=False).params, stats.log_likelihood)
 
@@ -237,10 +228,7 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     (True, True)
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        params = check_params(params, X.shape[1])
-        options = check_options(options, len(params.startprob))
+        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
     monitor = ConvergenceMonitor(tol, n_iter, False) if monitor is None else monitor
@@ -312,10 +300,9 @@ def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *
     4
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        starts = [check_params(start, X.shape[1], f"starts[{r}]") for r, start in enumerate(starts)]
-        options = check_options(options, len(starts[0].startprob))
+        checked = [check_em_inputs(X, lengths, start, options, f"starts[{r}]") for r, start in enumerate(starts)]
+        X, lengths, options = checked[0][0], checked[0][1], checked[0][3]
+        starts = [params for _, _, params, _ in checked]
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
         if n_threads is not None:

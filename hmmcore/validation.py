@@ -319,13 +319,14 @@ def check_params(params, n_features: int | None = None, name: str = "params") ->
     ``n_features`` when given."""
     if len(params) != 4:
         raise ValueError(f"`{name}` must be (startprob, transmat, means, covars); got {len(params)} items.")
-    means = check_means(params[2], n_features=n_features)
+    prefix = "" if name == "params" else f"{name}."
+    means = check_means(params[2], n_features=n_features, name=f"{prefix}means")
     n_states = means.shape[0]
     return HMMParams(
-        check_startprob(params[0], n_states),
-        check_transmat(params[1], n_states),
+        check_startprob(params[0], n_states, f"{prefix}startprob"),
+        check_transmat(params[1], n_states, f"{prefix}transmat"),
         means,
-        check_covars(params[3], n_states, means.shape[1]),
+        check_covars(params[3], n_states, means.shape[1], f"{prefix}covars"),
     )
 
 
@@ -370,6 +371,14 @@ COVARIANCE_FORMS = {
     "spherical": "multiples c_k I of the identity",
     "tied": "one matrix shared by all states",
 }
+
+
+def check_em_inputs(X, lengths, params, options, name: str = "params"):
+    """``(X, lengths, params, options)`` of an EM function, checked against each other."""
+    X = check_observations(X)
+    lengths = check_lengths(lengths, X.shape[0])
+    params = check_params(params, X.shape[1], name)
+    return X, lengths, params, check_options(options, len(params.startprob))
 
 
 def check_compact_covars(covars, covariance_type: str, n_components: int, name: str = "covars_") -> np.ndarray:
