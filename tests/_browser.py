@@ -164,11 +164,12 @@ async ({notebook}) => {
   await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
   const article = document.querySelector('article.bd-article')
                   || document.querySelector('main') || document.body;
+  // Rendered for the reader: checkVisibility() also sees the content of a closed
+  // <details> (skipped, though getBoundingClientRect still lays it out) and opacity 0.
   const visible = el => {
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) return false;
-    const cs = getComputedStyle(el);
-    return cs.visibility !== 'hidden' && cs.display !== 'none';
+    return el.checkVisibility({opacityProperty: true, visibilityProperty: true});
   };
   const squash = t => (t || '').replace(/\s+/g, ' ').trim();
   const firstLine = el => squash((el.textContent || '').trim().split('\n')[0]).slice(0, 70);
@@ -273,11 +274,12 @@ async () => {
   const se = document.scrollingElement || document.documentElement;
   const over = se.scrollWidth - se.clientWidth;
   const W = se.clientWidth, squash = t => (t || '').replace(/\s+/g, ' ').trim();
+  // Rendered for the reader: checkVisibility() also sees the content of a closed
+  // <details> (skipped, though getBoundingClientRect still lays it out) and opacity 0.
   const visible = el => {
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) return false;
-    const cs = getComputedStyle(el);
-    return cs.visibility !== 'hidden' && cs.display !== 'none';
+    return el.checkVisibility({opacityProperty: true, visibilityProperty: true});
   };
   const texOf = box => {
     try {
@@ -397,11 +399,12 @@ async () => {
   await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
   const article = document.querySelector('article.bd-article')
                   || document.querySelector('main') || document.body;
+  // Rendered for the reader: checkVisibility() also sees the content of a closed
+  // <details> (skipped, though getBoundingClientRect still lays it out) and opacity 0.
   const visible = el => {
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) return false;
-    const cs = getComputedStyle(el);
-    return cs.visibility !== 'hidden' && cs.display !== 'none' && cs.opacity !== '0';
+    return el.checkVisibility({opacityProperty: true, visibilityProperty: true});
   };
   const squash = t => (t || '').replace(/\s+/g, ' ').trim();
   const firstLine = el => squash((el.textContent || '').trim().split('\n')[0]).slice(0, 60);
