@@ -20,8 +20,14 @@ conventions (README, section "Writing a chapter") in brief:
 - **Figures** are column-wide by default (:func:`figsize`), at 2× resolution, with text of
   at least 10 px on screen at a 1400 px window.
 - **Animations**: :func:`animation_html`, offline and deterministic.
-- **Graded exercises**: :func:`grade` runs a reader's function against an oracle on named
-  cases and says which case fails, and by how much.
+- **Exercises**: sphinx-exercise, "Exercise c.n"; a solution with code uses the gated
+  ``solution-start`` / ``solution-end`` directives (``:class: dropdown``) so its cells are
+  folded with it. **Graded exercises**: :func:`grade` runs a reader's function against an
+  oracle (brute force, finite differences, hmmlearn) on named cases and says which case
+  fails, and by how much; in the book it grades the reference solution.
+- **Chapter references**: ``{numref}`Chapter {number} ({name}) <chapter-label>```;
+  **key points**: ``:::{admonition} Key points`` with ``:class: key-points``; headings hold
+  no mathematics; states are numbered 1 to K (or named) wherever a reader sees them.
 """
 
 from __future__ import annotations
@@ -199,9 +205,11 @@ def show_equality(lhs, rhs, lhs_label: str, rhs_label: str, *, terms_per_line: i
         lhs_label = latex(lhs)
         rhs_label = latex(rhs)
 
-    e.g. ``show_equality(d_quadratic, -2 * M * (x - mu),
-    r"\\frac{\\partial}{\\partial\\boldsymbol{\\mu}} (\\mathbf{x}-\\boldsymbol{\\mu})^\\top
-    M (\\mathbf{x}-\\boldsymbol{\\mu})", r"\\text{(6.3)}")``. With ``terms_per_line`` > 0 a
+    e.g. ``show_equality(gradient, -(M + M.T) * (x - mu),
+    r"\\frac{\\partial}{\\partial\\boldsymbol{\\mu}} (\\mathbf{x}-\\boldsymbol{\\mu})^\\top M
+    (\\mathbf{x}-\\boldsymbol{\\mu})", r"-(M + M^\\top)(\\mathbf{x}-\\boldsymbol{\\mu})")``:
+    each label says what its side is (an operation, a formula of the text, "sum over all
+    8 paths"), never a SymPy symbol's name. With ``terms_per_line`` > 0 a
     long sum is broken after that many terms. Raises ``AssertionError`` (after showing
     both sides) unless ``sympy.simplify(lhs - rhs)`` is zero.
     """
