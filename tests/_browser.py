@@ -157,10 +157,8 @@ def open_page(site: Site, page_rel: str, width: int | None = None, height: int =
 
 # --------------------------------------------------------------------------- layout
 
-# Run at the desktop width once MathJax has typeset the page. `notebook`: the page was
-# made from a notebook (a chapter), which must open with its title and a paragraph.
-LAYOUT_REPORT = r"""
-async ({notebook}) => {
+# The start of every report: wait for the images; what the reader sees of an element.
+_JS_COMMON = r"""
   await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
   const article = document.querySelector('article.bd-article')
                   || document.querySelector('main') || document.body;
@@ -173,18 +171,24 @@ async ({notebook}) => {
   };
   const squash = t => (t || '').replace(/\s+/g, ' ').trim();
   const firstLine = el => squash((el.textContent || '').trim().split('\n')[0]).slice(0, 70);
-  const isCode = el => el.matches('div.cell, div.highlight, pre')
-                       || el.closest('div.cell, div.highlight') !== null;
-  const describe = el => isCode(el)
-      ? `code "${firstLine(el.querySelector('pre') || el)}"`
-      : `<${el.tagName.toLowerCase()}> "${squash(el.textContent).slice(0, 70)}"`;
+  // The TeX source of the first formula in box (its text where MathJax is absent).
   const texOf = box => {
     try {
       const items = window.MathJax.startup.document.getMathItemsWithin(box);
       if (items.length) return squash(items[0].math).slice(0, 60);
     } catch (e) { /* no MathJax: fall back to the text */ }
-    return squash(box.textContent).slice(0, 60);
+    return squash((box.querySelector('mjx-container') || box).textContent).slice(0, 60);
   };
+"""
+
+# Run at the desktop width once MathJax has typeset the page. `notebook`: the page was
+# made from a notebook (a chapter), which must open with its title and a paragraph.
+LAYOUT_REPORT = "async ({notebook}) => {" + _JS_COMMON + r"""
+  const isCode = el => el.matches('div.cell, div.highlight, pre')
+                       || el.closest('div.cell, div.highlight') !== null;
+  const describe = el => isCode(el)
+      ? `code "${firstLine(el.querySelector('pre') || el)}"`
+      : `<${el.tagName.toLowerCase()}> "${squash(el.textContent).slice(0, 70)}"`;
 
   // 1. The title first; in a chapter, then a paragraph before any code.
   const BLOCKS = 'h1, h2, h3, h4, p, div.cell, div.highlight, pre, div.math, table, '
@@ -267,27 +271,11 @@ async ({notebook}) => {
 # Run at the phone width: does the page itself scroll sideways, and what sticks out? Is a
 # cut display equation marked as such (scroll-cue.js fades its edge), is an equation
 # number drawn over (or beside the cut of) its equation, does a box hold its content?
-PHONE_REPORT = r"""
-async () => {
-  await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
+PHONE_REPORT = "async () => {" + _JS_COMMON + r"""
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const se = document.scrollingElement || document.documentElement;
   const over = se.scrollWidth - se.clientWidth;
-  const W = se.clientWidth, squash = t => (t || '').replace(/\s+/g, ' ').trim();
-  // Rendered for the reader: checkVisibility() also sees the content of a closed
-  // <details> (skipped, though getBoundingClientRect still lays it out) and opacity 0.
-  const visible = el => {
-    const r = el.getBoundingClientRect();
-    if (r.width < 1 || r.height < 1) return false;
-    return el.checkVisibility({opacityProperty: true, visibilityProperty: true});
-  };
-  const texOf = box => {
-    try {
-      const items = window.MathJax.startup.document.getMathItemsWithin(box);
-      if (items.length) return squash(items[0].math).slice(0, 50);
-    } catch (e) { /* no MathJax: fall back to the text */ }
-    return squash((box.querySelector('mjx-container') || box).textContent).slice(0, 50);
-  };
+  const W = se.clientWidth;
   const clips = a => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(a).overflowX);
   const contained = el => {
     for (let a = el; a && a !== document.body; a = a.parentElement) {
@@ -352,6 +340,15 @@ async () => {
 }
 """
 
+def _list(label: str, items: list[str], limit: int = 12) -> list[str]:
+    """One problem listing ``items`` (at most ``limit`` shown), or none."""
+    if not items:
+        return []
+    shown = "\n    ".join(items[:limit])
+    more = f"\n    ... and {len(items) - limit} more" if len(items) > limit else ""
+    return [f"{len(items)} {label}:\n    {shown}{more}"]
+
+
 def layout_problems(page, notebook: bool) -> list[str]:
     """Desktop-width problems of an open page (MathJax already waited for)."""
     report = page.evaluate(LAYOUT_REPORT, {"notebook": notebook})
@@ -361,11 +358,7 @@ def layout_problems(page, notebook: bool) -> list[str]:
         ("equations", f"display equations too wide at {DESKTOP_WIDTH} px"),
         ("badAlt", "images without a meaningful alternative text"),
     ):
-        items = report[key]
-        if items:
-            shown = "\n    ".join(items[:12])
-            more = f"\n    ... and {len(items) - 12} more" if len(items) > 12 else ""
-            problems.append(f"{len(items)} {label}:\n    {shown}{more}")
+        problems += _list(label, report[key])
     return problems
 
 
@@ -383,31 +376,14 @@ def phone_problems(page) -> list[str]:
         ("equations", f"display equations at {PHONE_WIDTH} px"),
         ("boxes", f"boxes that do not hold their content at {PHONE_WIDTH} px"),
     ):
-        items = report[key]
-        if items:
-            shown = "\n    ".join(items[:12])
-            more = f"\n    ... and {len(items) - 12} more" if len(items) > 12 else ""
-            problems.append(f"{len(items)} {label}:\n    {shown}{more}")
+        problems += _list(label, report[key])
     return problems
 
 
 # --------------------------------------------------------------------------- reading
 
 # Run at the desktop width once MathJax has typeset the page (issue 19).
-READING_REPORT = r"""
-async () => {
-  await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
-  const article = document.querySelector('article.bd-article')
-                  || document.querySelector('main') || document.body;
-  // Rendered for the reader: checkVisibility() also sees the content of a closed
-  // <details> (skipped, though getBoundingClientRect still lays it out) and opacity 0.
-  const visible = el => {
-    const r = el.getBoundingClientRect();
-    if (r.width < 1 || r.height < 1) return false;
-    return el.checkVisibility({opacityProperty: true, visibilityProperty: true});
-  };
-  const squash = t => (t || '').replace(/\s+/g, ' ').trim();
-  const firstLine = el => squash((el.textContent || '').trim().split('\n')[0]).slice(0, 60);
+READING_REPORT = "async () => {" + _JS_COMMON + r"""
   // Text of an element without typeset mathematics, scripts and styles.
   const textOf = (root, skip = 'mjx-container, script, style') => {
     let text = '';
@@ -558,11 +534,7 @@ def reading_problems(report: dict) -> list[str]:
         ("rawLinks", "links whose text is raw TeX"),
         ("citations", "citations that are not the page's linked numbers"),
     ):
-        items = report[key]
-        if items:
-            shown = "\n    ".join(items[:8])
-            more = f"\n    ... and {len(items) - 8} more" if len(items) > 8 else ""
-            problems.append(f"{len(items)} {label}:\n    {shown}{more}")
+        problems += _list(label, report[key], limit=8)
     return problems
 
 

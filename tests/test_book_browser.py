@@ -31,9 +31,22 @@ The page reads like a book (issue 13), checked by ``test_page_layout`` on every 
   path (``…png``, ``_build``, ``../``, a single token with a slash). A slash inside
   words of a sentence ("Bear/Crash regime") is text, not a path.
 
+At 390 px (``phone_problems``) a display equation cut by the screen must show a cue
+(scroll-cue.js fades the edge that hides more of it), no equation number may be drawn over
+mathematics, and theorem, exercise and other boxes must hold their content.
+
+The page reads like a textbook (issue 19), checked by ``test_page_reads_like_a_textbook``
+on every page at 1400 px (``tests/_browser.py``, ``READING_REPORT``): visible code inputs
+at most 25 % of the article's height and 25 lines a cell; no solution content visible
+before the reader opens it; PNG figures with at least twice the pixels they are shown
+with; glued numbers in the weight of their text; no raw TeX in link text (nor in the
+search index's titles); no citation of the derivation's numbers or of labels where the
+page's own linked numbers belong. The per-page table is printed at the end of the run
+(tests/conftest.py) and saved as ``_build/reading-measurements.md``.
+
 Failure messages name the page and the element (the first characters of the equation's
-TeX, the first line of the code block, the image's ``src``). The layout checks are also
-run on small synthetic pages (``test_layout_checks_catch_synthetic_problems``), so that a
+TeX, the first line of the code block, the image's ``src``). All these checks are also
+run on small synthetic pages (``test_*_checks_catch_synthetic_problems``), so that a
 check that could never fail is noticed. Screenshots of one chapter at 1400 px and at
 390 px are saved next to the build, in ``_build/screenshots/``.
 
