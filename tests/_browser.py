@@ -78,6 +78,7 @@ async () => {
   const mj = window.MathJax;
   if (!mj || !mj.startup || !mj.startup.promise) return {hasMath, loaded: false};
   await mj.startup.promise;
+  await document.fonts.ready;  // MathJax's web fonts: until they load, glyphs are boxes
   return {hasMath, loaded: true};
 }
 """
@@ -269,8 +270,9 @@ LAYOUT_REPORT = "async ({notebook}) => {" + _JS_COMMON + r"""
 """
 
 # Run at the phone width: does the page itself scroll sideways, and what sticks out? Is a
-# cut display equation marked as such (scroll-cue.js fades its edge), is an equation
-# number drawn over (or beside the cut of) its equation, does a box hold its content?
+# cut display equation or inline formula marked as such (scroll-cue.js fades its edge),
+# is an equation number drawn over (or beside the cut of) its equation, does a box hold
+# its content?
 PHONE_REPORT = "async () => {" + _JS_COMMON + r"""
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const se = document.scrollingElement || document.documentElement;
@@ -317,6 +319,13 @@ PHONE_REPORT = "async () => {" + _JS_COMMON + r"""
       if (x > 1 && y > 1)
         equations.push(`equation number ${squash(no.textContent).replace('#', '')} is drawn over the mathematics of ${name}`);
     }
+  }
+  for (const span of document.querySelectorAll('span.math')) {
+    if (!visible(span) || span.scrollWidth - span.clientWidth <= 1) continue;
+    const cs = getComputedStyle(span);
+    const mask = cs.maskImage || cs.webkitMaskImage || 'none';
+    if (mask === 'none')
+      equations.push(`inline formula "${texOf(span)}" is cut with no visible cue (no fading edge)`);
   }
   const boxes = [];
   for (const box of document.querySelectorAll('div.admonition, div.proof, div.exercise, div.solution')) {

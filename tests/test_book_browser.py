@@ -492,6 +492,7 @@ _PHONE_STYLE = """<style>
   div.math mjx-container { display: block; overflow: auto; flex-grow: 1; }
   mjx-math { display: inline-block; white-space: nowrap; }
   div.proof { border-left: 4px solid blue; padding: 0 1rem; }
+  span.math { display: flex; max-width: 100%; overflow: hidden; }
 </style>"""
 _PHONE_BODY = """<body><article class="bd-article"><section><h1>Equations on a phone</h1>
 <p>A display equation wider than the screen, with its number.</p>
@@ -499,7 +500,9 @@ _PHONE_BODY = """<body><article class="bd-article"><section><h1>Equations on a p
 <mjx-container display="true"><mjx-math style="width: 640px">\\log P(O) = wide</mjx-math>
 </mjx-container></div>
 <div class="proof theorem admonition"><p class="admonition-title">Theorem 1.1 (Split)</p>
-<section class="theorem-content"><p>{theorem}</p></section></div>
+<section class="theorem-content"><p>{theorem}</p>
+<p>So <span class="math" id="inline-long"><mjx-container><mjx-math style="width: 500px">
+\\alpha_t(i) = long</mjx-math></mjx-container></span> holds.</p></section></div>
 </section></article></body></html>"""
 _PHONE_BAD = (f'<!DOCTYPE html><html><head><meta charset="utf-8">{_PHONE_STYLE}</head>'
               + _PHONE_BODY.format(theorem='<span style="white-space: nowrap">'
@@ -528,6 +531,7 @@ def test_phone_checks_catch_synthetic_problems(browser, tmp_path):
         'equation #equation-wide "\\log P(O) = wide" is cut with no visible cue',
         "equation number (1.3) is drawn over the mathematics of #equation-wide",
         'box "Theorem 1.1 (Split)": <span> "an item that does not wrap',
+        'inline formula "\\alpha_t(i) = long" is cut with no visible cue',
     ]
     missing = [e for e in expected if e not in bad]
     assert not missing, f"phone checks missed {missing} in:\n{bad}"

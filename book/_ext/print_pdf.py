@@ -32,6 +32,7 @@ _READY = """
 async () => {
   const mj = window.MathJax;
   if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
+  await document.fonts.ready;
   await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
   return document.querySelectorAll('mjx-merror, [data-mjx-error]').length;
 }
