@@ -44,16 +44,16 @@ browser:
 book: setup
 	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter-book build $(BOOK_FLAGS) .
 
-test: book
+# The PDF is part of the test run: the intro links it, and tests/test_book_pdf.py reads it.
+test: pdf
 	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/python -m pytest
 
-# Optional PDF via LaTeX (needs a TeX installation: see README). Not part of `test`.
-pdf: setup
-	@command -v latexmk >/dev/null && command -v xelatex >/dev/null || \
-	  { echo "make pdf needs latexmk and xelatex (see README, section PDF)"; exit 1; }
-	rm -rf _build/latex
-	$(THREADS_ENV) $(JUPYTER_ENV) $(BIN)/jupyter-book build --builder pdflatex .
-	@echo "PDF: _build/latex/book.pdf"
+# The book as one PDF, without TeX: headless Chromium prints every built page in the
+# order of _toc.yml once MathJax has typeset it, pypdf joins them
+# (book/_ext/print_pdf.py) -> _build/html/baum-welch.pdf, linked from the intro.
+pdf: book
+	@if [ ! -x $(CHROMIUM) ]; then echo "note: $(CHROMIUM) missing: no PDF (its test is skipped)"; \
+	else $(BIN)/python book/_ext/print_pdf.py _build/html; fi
 
 # Saved ipywidgets state (random model ids, and myst-nb would load widget JavaScript from a
 # CDN for it) is not kept in the committed notebooks.
