@@ -31,17 +31,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Chromium's path and flags, one definition for the tests and `make pdf`
+from _ext.print_pdf import CHROMIUM, CHROMIUM_ARGS
+
 DESKTOP_WIDTH = 1400
 PHONE_WIDTH = 390
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 
 #: Targets of issue 19, measured at DESKTOP_WIDTH.

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from _book_sources import ROOT
 from _browser import CHROMIUM
+from _ext.print_pdf import PDF_NAME, page_title, toc_pages
 
 HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html").resolve()
-PDF = HTML / "baum-welch.pdf"
+PDF = HTML / PDF_NAME
 # TeX that only an untypeset formula leaves in the text (code cells print no TeX: a
 # match names the page, so a legitimate one could be told apart).
 _RAW_TEX = re.compile(
@@ -55,13 +56,6 @@ def _read():
 
 
 def _toc_titles() -> list[str]:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        from print_pdf import page_title, toc_pages
-    finally:
-        sys.path.pop(0)
     return [page_title(HTML / page) for page in toc_pages(ROOT)]
 
 

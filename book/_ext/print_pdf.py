@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 
 PDF_NAME = "baum-welch.pdf"
+# Debian's Chromium (never `playwright install`); as root it needs --no-sandbox, and on a
+# closed network nothing in the background should try to reach out.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
