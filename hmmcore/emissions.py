@@ -1,4 +1,4 @@
-"""Gaussian emission log-densities, Eq. (29) of the book.
+"""Gaussian emission log-densities: the derivation's equation (29).
 
 The E-step only ever sees the (T, K) matrix ``log_b[t, k] = log b_k(O_t)`` produced here.
 Every covariance type is passed here as K full (D, D) matrices (a diagonal, spherical or tied
@@ -52,7 +52,7 @@ def cholesky_factors(covars: np.ndarray, name: str = "covars") -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _log_density_loop(X, means, factors, out):
-    r"""Eq. (29) for every t and k, with :math:`\Sigma_k = L_k L_k^\top`:
+    r"""The derivation's (29) for every t and k, with :math:`\Sigma_k = L_k L_k^\top`:
 
     .. math::
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \sum_d \log L_{k,dd} - \tfrac12 \|z\|^2,
@@ -82,7 +82,7 @@ def _log_density_loop(X, means, factors, out):
 
 
 def gaussian_log_density(X, means, covars, *, cholesky=None, validate: bool = True) -> np.ndarray:
-    r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k.
+    r"""The Gaussian log-density, :eq:`seed-29`: ``log N(x_t; mu_k, Sigma_k)`` for every t and k.
 
     .. math::
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \tfrac12\log|\Sigma_k|
