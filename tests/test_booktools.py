@@ -405,3 +405,30 @@ def test_animation_html_rejects_bad_options(options, message, restore_rc):
     fig = plt.figure()
     with pytest.raises(ValueError, match=message):  # checked before the animation is used
         booktools.animation_html(None, fig, **options)
+
+
+# ------------------------------------------------- chapters 10 and 11: market regimes
+
+
+def test_regime_order_names_states_by_volatility_then_mean():
+    # state 0: calm, falling; state 1: turbulent; state 2: calm, rising
+    means = np.array([[-0.001, 0.01], [0.0, 0.03], [0.002, 0.01]])
+    sd = np.array([0.008, 0.03, 0.005])
+    covars = np.array([np.diag([s**2, 1e-4]) for s in sd])
+    assert booktools.regime_order(means, covars) == [2, 1, 0]  # Bull, Bear/Crash, Chop
+    # the rule names states, not positions: relabelling the input relabels the answer
+    for perm in ([1, 2, 0], [2, 0, 1], [0, 2, 1]):
+        order = booktools.regime_order(means[perm], covars[perm])
+        assert [perm[k] for k in order] == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "means, covars, message",
+    [
+        (np.zeros((2, 2)), np.tile(np.eye(2), (2, 1, 1)), "means"),
+        (np.zeros((3, 2)), np.tile(np.eye(3), (3, 1, 1)), "covars"),
+    ],
+)
+def test_regime_order_rejects_other_shapes(means, covars, message):
+    with pytest.raises(ValueError, match=message):
+        booktools.regime_order(means, covars)
