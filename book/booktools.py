@@ -609,3 +609,37 @@ def free_coordinates(params, *, startprob: bool = True):
         return hmmcore.HMMParams(new_start, np.array(new_rows), new_means, new_covars)
 
     return theta, to_params
+
+
+# ------------------------------------------------- chapters 10 and 11: market regimes
+
+#: The names of the market regimes, in the order :func:`regime_order` returns their states.
+REGIME_NAMES = ("Bull", "Bear/Crash", "Chop")
+
+
+def regime_order(means, covars) -> list[int]:
+    """The states (numbered from 0) behind Bull, Bear/Crash and Chop: chapter 10's rule.
+
+    1. **Bear/Crash** is the state with the largest standard deviation of the return (the
+       first feature), :math:`\\sqrt{(\\Sigma_k)_{11}}`;
+    2. of the other two, **Bull** is the one with the higher mean return;
+    3. **Chop** is the remaining state.
+
+    ``means`` is (3, D) and ``covars`` (3, D, D), as ``GaussianHMM.means_`` and ``covars_``
+    (or ``HMMParams.means`` and ``covars``). ``hmmcore.permute_states(model, order)`` then
+    gives a model whose states 1, 2, 3 are Bull, Bear/Crash and Chop. The rule assumes no
+    ties: chapter 10 discusses when it is safe.
+    """
+    means = np.asarray(means, dtype=float)
+    covars = np.asarray(covars, dtype=float)
+    if means.ndim != 2 or means.shape[0] != len(REGIME_NAMES):
+        raise ValueError(f"means must have shape (3, D), got {means.shape}")
+    if covars.shape != means.shape[:1] + (means.shape[1], means.shape[1]):
+        raise ValueError(
+            f"covars must have shape (3, D, D) to match means, got {covars.shape}"
+        )
+    bear = int(np.argmax(covars[:, 0, 0]))
+    others = [k for k in range(3) if k != bear]
+    bull = max(others, key=lambda k: means[k, 0])
+    chop = next(k for k in others if k != bull)
+    return [bull, bear, chop]

@@ -546,3 +546,30 @@ def test_free_coordinates_reject_a_wrong_length():
     _, to_params = booktools.free_coordinates(_three_state_params([0.2, 0.5, 0.3]))
     with pytest.raises(ValueError, match="theta must have shape"):
         to_params(np.zeros(3))
+
+
+# ------------------------------------------------- chapters 10 and 11: market regimes
+
+
+def test_regime_order_names_states_by_volatility_then_mean():
+    # state 0: calm, falling; state 1: turbulent; state 2: calm, rising
+    means = np.array([[-0.001, 0.01], [0.0, 0.03], [0.002, 0.01]])
+    sd = np.array([0.008, 0.03, 0.005])
+    covars = np.array([np.diag([s**2, 1e-4]) for s in sd])
+    assert booktools.regime_order(means, covars) == [2, 1, 0]  # Bull, Bear/Crash, Chop
+    # the rule names states, not positions: relabelling the input relabels the answer
+    for perm in ([1, 2, 0], [2, 0, 1], [0, 2, 1]):
+        order = booktools.regime_order(means[perm], covars[perm])
+        assert [perm[k] for k in order] == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "means, covars, message",
+    [
+        (np.zeros((2, 2)), np.tile(np.eye(2), (2, 1, 1)), "means"),
+        (np.zeros((3, 2)), np.tile(np.eye(3), (3, 1, 1)), "covars"),
+    ],
+)
+def test_regime_order_rejects_other_shapes(means, covars, message):
+    with pytest.raises(ValueError, match=message):
+        booktools.regime_order(means, covars)
