@@ -57,6 +57,11 @@ def predicted_probabilities(X, params, lengths=None, *, validate: bool = True) -
     -------
     ndarray, shape (T, K)
 
+    Raises
+    ------
+    ValueError
+        For bad input, naming the argument.
+
     Examples
     --------
     Two states that alternate: whatever day 1 showed, day 2's state is the other one.
