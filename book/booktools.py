@@ -611,35 +611,48 @@ def free_coordinates(params, *, startprob: bool = True):
     return theta, to_params
 
 
-# ------------------------------------------------- chapters 10 and 11: market regimes
+# ------------------------------------ chapters 10 to 14: chapter 10's market model
 
-#: The names of the market regimes, in the order :func:`regime_order` returns their states.
+#: Chapter 10's names of the three regimes, in the order :func:`regime_order` gives.
 REGIME_NAMES = ("Bull", "Bear/Crash", "Chop")
 
 
-def regime_order(means, covars) -> list[int]:
-    """The states (numbered from 0) behind Bull, Bear/Crash and Chop: chapter 10's rule.
+def fit_market_model(X, n_components: int = 3, *, random_state=10, n_init: int = 10):
+    """Chapter 10's fit of the market model: full covariances, plain maximum likelihood
+    (``covars_prior=0``), at most 200 EM iterations with tolerance 1e-4, ``n_init``
+    k-means++ starts drawn from ``random_state`` (chapter 10 uses 10), the best kept.
 
-    1. **Bear/Crash** is the state with the largest standard deviation of the return (the
-       first feature), :math:`\\sqrt{(\\Sigma_k)_{11}}`;
-    2. of the other two, **Bull** is the one with the higher mean return;
-    3. **Chop** is the remaining state.
-
-    ``means`` is (3, D) and ``covars`` (3, D, D), as ``GaussianHMM.means_`` and ``covars_``
-    (or ``HMMParams.means`` and ``covars``). ``hmmcore.permute_states(model, order)`` then
-    gives a model whose states 1, 2, 3 are Bull, Bear/Crash and Chop. The rule assumes no
-    ties: chapter 10 discusses when it is safe.
+    Returns the fitted :class:`hmmcore.GaussianHMM` (states in EM's arbitrary order).
     """
-    means = np.asarray(means, dtype=float)
-    covars = np.asarray(covars, dtype=float)
-    if means.ndim != 2 or means.shape[0] != len(REGIME_NAMES):
-        raise ValueError(f"means must have shape (3, D), got {means.shape}")
-    if covars.shape != means.shape[:1] + (means.shape[1], means.shape[1]):
+    import hmmcore
+
+    model = hmmcore.GaussianHMM(
+        n_components=n_components,
+        covariance_type="full",
+        covars_prior=0.0,
+        n_iter=200,
+        tol=1e-4,
+        random_state=random_state,
+        n_init=n_init,
+    )
+    return model.fit(X)
+
+
+def regime_order(params) -> list[int]:
+    """Chapter 10's naming rule for three regimes, on the fitted parameters (feature 0 is
+    the return): Bear/Crash is the state with the largest return variance; of the other
+    two, Bull has the higher mean return; Chop is the third. Returns the states behind
+    (Bull, Bear/Crash, Chop), for ``hmmcore.permute_states(params, order)``.
+
+    ``params`` is an ``hmmcore.HMMParams`` or a fitted ``GaussianHMM`` (its ``params_``).
+    The rule assumes no ties: chapter 10 discusses when it is safe.
+    """
+    params = getattr(params, "params_", params)
+    if len(params.means) != 3:
         raise ValueError(
-            f"covars must have shape (3, D, D) to match means, got {covars.shape}"
+            f"the rule names three regimes; got {len(params.means)} states"
         )
-    bear = int(np.argmax(covars[:, 0, 0]))
+    bear = int(np.argmax(params.covars[:, 0, 0]))
     others = [k for k in range(3) if k != bear]
-    bull = max(others, key=lambda k: means[k, 0])
-    chop = next(k for k in others if k != bull)
-    return [bull, bear, chop]
+    bull = max(others, key=lambda k: params.means[k, 0])
+    return [bull, bear, next(k for k in others if k != bull)]

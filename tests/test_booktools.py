@@ -548,28 +548,49 @@ def test_free_coordinates_reject_a_wrong_length():
         to_params(np.zeros(3))
 
 
-# ------------------------------------------------- chapters 10 and 11: market regimes
+# ------------------------------------------ chapters 10 to 14: chapter 10's market model
 
 
-def test_regime_order_names_states_by_volatility_then_mean():
+def test_regime_order_names_bull_bear_and_chop():
+    import hmmcore
+
+    params = hmmcore.HMMParams(
+        np.full(3, 1 / 3),
+        np.full((3, 3), 1 / 3),
+        np.array([[-0.1, 0.0], [0.05, 0.0], [0.02, 0.0]]),  # mean returns
+        np.array([np.diag([v, 1.0]) for v in (4.0, 1.0, 0.5)]),  # return variances
+    )
+    # state 0 is the most volatile (Bear/Crash); of 1 and 2, state 1 has the higher mean
+    assert booktools.regime_order(params) == [1, 0, 2]
+    named = hmmcore.permute_states(params, booktools.regime_order(params))
+    assert booktools.regime_order(named) == [0, 1, 2]
+    with pytest.raises(ValueError, match="three regimes"):
+        booktools.regime_order(params._replace(means=params.means[:2]))
+
+
+def test_fit_market_model_is_chapter_10s_configuration():
+    import hmmcore
+
+    X = hmmcore.simulate_regimes(300, rng=0).X
+    model = booktools.fit_market_model(X, 2, n_init=2)
+    assert (model.covariance_type, model.covars_prior, model.n_iter, model.tol) == (
+        "full",
+        0.0,
+        200,
+        1e-4,
+    )
+    assert (model.random_state, model.n_init, len(model.restart_scores_)) == (10, 2, 2)
+    assert sorted(
+        booktools.regime_order(booktools.fit_market_model(X, 3, n_init=1))
+    ) == [0, 1, 2]
+
+
+def test_regime_order_names_states_not_positions():
     # state 0: calm, falling; state 1: turbulent; state 2: calm, rising
     means = np.array([[-0.001, 0.01], [0.0, 0.03], [0.002, 0.01]])
-    sd = np.array([0.008, 0.03, 0.005])
-    covars = np.array([np.diag([s**2, 1e-4]) for s in sd])
-    assert booktools.regime_order(means, covars) == [2, 1, 0]  # Bull, Bear/Crash, Chop
-    # the rule names states, not positions: relabelling the input relabels the answer
+    covars = np.array([np.diag([s**2, 1e-4]) for s in (0.008, 0.03, 0.005)])
+    params = hmmcore.HMMParams(np.full(3, 1 / 3), np.full((3, 3), 1 / 3), means, covars)
+    assert booktools.regime_order(params) == [2, 1, 0]  # Bull, Bear/Crash, Chop
     for perm in ([1, 2, 0], [2, 0, 1], [0, 2, 1]):
-        order = booktools.regime_order(means[perm], covars[perm])
+        order = booktools.regime_order(hmmcore.permute_states(params, perm))
         assert [perm[k] for k in order] == [2, 1, 0]
-
-
-@pytest.mark.parametrize(
-    "means, covars, message",
-    [
-        (np.zeros((2, 2)), np.tile(np.eye(2), (2, 1, 1)), "means"),
-        (np.zeros((3, 2)), np.tile(np.eye(3), (3, 1, 1)), "covars"),
-    ],
-)
-def test_regime_order_rejects_other_shapes(means, covars, message):
-    with pytest.raises(ValueError, match=message):
-        booktools.regime_order(means, covars)
