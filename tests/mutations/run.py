@@ -273,6 +273,21 @@ def table(results: dict, with_tests: bool, exhaustive: bool) -> list[str]:
     return lines
 
 
+def write_readme(lines: list[str], summary: str) -> None:
+    """Put this run's rows into README.md's table; rows of slips not run this time (say,
+    ``--slips a,b``) stay as the last run that covered them left them, each run's summary
+    line stays below the table."""
+    text = README.read_text()
+    head, rest = text.split(BEGIN)
+    old, tail = rest.split(END)
+    rows = {row.split("`")[1]: row for row in old.splitlines() if row.startswith("| `")}
+    rows.update({row.split("`")[1]: row for row in lines[2:]})
+    runs = [line for line in old.splitlines() if line.startswith("- ")]
+    table_rows = [rows[slip.name] for slip in SLIPS if slip.name in rows]
+    body = lines[:2] + table_rows + ["", *runs, f"- {summary}"]
+    README.write_text(f"{head}{BEGIN}\n" + "\n".join(body) + f"\n{END}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -363,12 +378,7 @@ def main() -> int:
     )
     print("\n".join(lines + ["", summary]))
     if args.write:
-        text = README.read_text()
-        head, rest = text.split(BEGIN)
-        _, tail = rest.split(END)
-        README.write_text(
-            f"{head}{BEGIN}\n" + "\n".join(lines + ["", summary]) + f"\n{END}{tail}"
-        )
+        write_readme(lines, summary)
     uncaught = [
         name
         for name, result in results.items()
