@@ -555,10 +555,6 @@ def reading_problems(report: dict) -> list[str]:
     return problems
 
 
-#: Rows of the reading table, by page, filled by the browser test of the book; printed
-#: at the end of the run (tests/conftest.py) and written next to the build.
-READING_TABLE: dict[str, tuple[str, ...]] = {}
-
 READING_COLUMNS = (
     "page",
     "height (px)",

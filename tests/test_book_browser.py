@@ -73,7 +73,6 @@ from _browser import (
     CHROMIUM,
     DESKTOP_WIDTH,
     PHONE_WIDTH,
-    READING_TABLE,
     WAIT_MATHJAX,
     Site,
     chromium,
@@ -109,13 +108,16 @@ def _pages() -> list[str]:
     return sorted(
         p.relative_to(HTML).as_posix()
         for p in HTML.rglob("*.html")
-        if not {"_static", "_sources", "_images"}.intersection(p.relative_to(HTML).parts)
+        if not {"_static", "_sources", "_images"}.intersection(
+            p.relative_to(HTML).parts
+        )
     )
 
 
 PAGES = _pages()
 # Reading measurements (issue 19) per page, filled by test_page_layout (or measured on
-# demand); READING_TABLE is printed at the end of the run (tests/conftest.py).
+# demand); test_page_reads_like_a_textbook records each page's row of the table that
+# tests/conftest.py prints at the end of the run.
 _READING: dict[str, dict] = {}
 
 
@@ -181,13 +183,19 @@ def _check_link(href: str, site: Site, page_rel: str) -> str | None:
     url, fragment = urldefrag(href)
     path = unquote(urlsplit(url).path)
     base_path = urlsplit(site.base).path
-    rel_target = path[len(base_path):] if path.startswith(base_path) else path.lstrip("/")
+    rel_target = (
+        path[len(base_path) :] if path.startswith(base_path) else path.lstrip("/")
+    )
     target = HTML / rel_target
     if rel_target == "" or rel_target.endswith("/"):
         target = target / "index.html"
     if not target.is_file():
         return f"{href} -> missing file {rel_target or 'index.html'}"
-    if fragment and target.suffix == ".html" and unquote(fragment) not in _ids_of(target):
+    if (
+        fragment
+        and target.suffix == ".html"
+        and unquote(fragment) not in _ids_of(target)
+    ):
         return f"{href} -> no element with id '{unquote(fragment)}' in {target.relative_to(HTML)}"
     return None
 
@@ -199,7 +207,9 @@ def _check_link(href: str, site: Site, page_rel: str) -> str | None:
 def browser(tmp_path_factory):
     """Headless Chromium with the network blocked (tests/_browser.py)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make setup` does it)")
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's chromium (`make setup` does it)"
+        )
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as site:
         yield site
 
@@ -227,10 +237,14 @@ def test_book_was_built():
 def test_page_renders(site, page_rel):
     if page_rel == "<no pages>":
         pytest.fail("no built book: run `make book` first")
-    redirect = _REDIRECT.search((HTML / page_rel).read_text(encoding="utf-8", errors="replace"))
+    redirect = _REDIRECT.search(
+        (HTML / page_rel).read_text(encoding="utf-8", errors="replace")
+    )
     if redirect:  # e.g. index.html -> book/intro.html: check the target, not the page
         target = (HTML / page_rel).parent / unquote(redirect.group(1).split("#")[0])
-        assert target.is_file(), f"{page_rel} redirects to a missing page {redirect.group(1)}"
+        assert target.is_file(), (
+            f"{page_rel} redirects to a missing page {redirect.group(1)}"
+        )
         return
     page, js_errors = open_page(site, page_rel)
     try:
@@ -242,18 +256,24 @@ def test_page_renders(site, page_rel):
     if state["hasMath"] and not state["loaded"]:
         problems.append("page has math but MathJax did not load")
     if report["mathErrors"]:
-        problems.append(f"{report['mathErrors']} MathJax errors, e.g. {report['mathErrorTexts']}")
+        problems.append(
+            f"{report['mathErrors']} MathJax errors, e.g. {report['mathErrorTexts']}"
+        )
     if report["unrendered"]:
         problems.append(f"math left unrendered: {report['unrendered']}")
     if report["rawDollars"]:
         problems.append(f"raw $$ in the text: {report['rawDollars']}")
     if report["rawTex"]:
-        problems.append(f"raw TeX commands in the text (outside math): {report['rawTex']}")
+        problems.append(
+            f"raw TeX commands in the text (outside math): {report['rawTex']}"
+        )
     if report["brokenImages"]:
         problems.append(f"images that did not load: {report['brokenImages']}")
     if report["traceback"]:
         problems.append("the page shows a Python traceback")
-    bad_links = sorted({p for h in report["links"] if (p := _check_link(h, site, page_rel))})
+    bad_links = sorted(
+        {p for h in report["links"] if (p := _check_link(h, site, page_rel))}
+    )
     if bad_links:
         problems.append(f"broken internal links: {bad_links}")
     if js_errors:
@@ -270,7 +290,9 @@ def test_page_layout(site, page_rel):
     cut equation with a cue, no equation number over mathematics, boxes that fit."""
     if page_rel == "<no pages>":
         pytest.fail("no built book: run `make book` first")
-    if _REDIRECT.search((HTML / page_rel).read_text(encoding="utf-8", errors="replace")):
+    if _REDIRECT.search(
+        (HTML / page_rel).read_text(encoding="utf-8", errors="replace")
+    ):
         return  # a redirect (index.html); its target is checked as a page of its own
     page, _ = open_page(site, page_rel, width=DESKTOP_WIDTH)
     try:
@@ -290,20 +312,21 @@ def test_page_layout(site, page_rel):
 
 
 def _record_reading(page_rel: str, report: dict) -> dict:
-    READING_TABLE[page_rel] = reading_row(page_rel, report)
     _READING[page_rel] = report
     return report
 
 
 @pytest.mark.parametrize("page_rel", PAGES or ["<no pages>"])
-def test_page_reads_like_a_textbook(site, page_rel):
+def test_page_reads_like_a_textbook(site, page_rel, record_property):
     """Issue 19 at 1400 px: visible code at most 25 % of the page and 25 lines a cell; no
     solution visible before it is opened; figures at 2×; glued numbers in the text's
     weight; no raw TeX in link text; outputs, captions, headings and code comments cite
     the page's own (linked) numbers, not the derivation's numbers or labels."""
     if page_rel == "<no pages>":
         pytest.fail("no built book: run `make book` first")
-    if _REDIRECT.search((HTML / page_rel).read_text(encoding="utf-8", errors="replace")):
+    if _REDIRECT.search(
+        (HTML / page_rel).read_text(encoding="utf-8", errors="replace")
+    ):
         return
     report = _READING.get(page_rel)
     if report is None:  # run on its own (e.g. -k reads_like): measure here
@@ -313,6 +336,9 @@ def test_page_reads_like_a_textbook(site, page_rel):
             report = _record_reading(page_rel, reading_report(page))
         finally:
             page.close()
+    # a row of the table printed at the end of the run (tests/conftest.py); a report's
+    # properties reach the main process from pytest-xdist's workers
+    record_property("reading_row", reading_row(page_rel, report))
     problems = reading_problems(report)
     assert not problems, f"{page_rel}:\n  " + "\n  ".join(problems)
 
@@ -325,7 +351,9 @@ def test_search_titles_have_no_raw_tex():
     data = json.loads(text[text.index("(") + 1 : text.rindex(")")])
     titles = list(data.get("titles", [])) + list(data.get("alltitles", {}))
     raw = sorted({t for t in titles if re.search(r"\\[A-Za-z]+|\\[()]|\$", t)})
-    assert not raw, f"titles with raw TeX in the search index (keep math out of headings): {raw}"
+    assert not raw, (
+        f"titles with raw TeX in the search index (keep math out of headings): {raw}"
+    )
 
 
 def test_no_network_requests(site):
@@ -380,7 +408,7 @@ _SYNTHETIC_BAD = f"""<!DOCTYPE html><html><head><meta charset="utf-8">{_SYNTHETI
 </div></div></div>
 <section><h1>A chapter with problems</h1>
 <div class="cell"><div class="cell_input"><div class="highlight"><pre>x = 1
-print("{'a very long line of code ' * 12}")</pre></div></div></div>
+print("{"a very long line of code " * 12}")</pre></div></div></div>
 <div class="math" id="equation-wide"><mjx-container display="true">
 <mjx-math style="width: 1600px">\\alpha_t(j) = wide</mjx-math></mjx-container></div>
 <div class="math" id="equation-spill" style="overflow: visible">
@@ -429,22 +457,33 @@ def _bad_only(found: dict[str, str], checks: str, expected: list[str]) -> str:
 def test_layout_checks_catch_synthetic_problems(browser, tmp_path):
     (tmp_path / "dot.png").write_bytes(_TINY_PNG)
     pages = {"bad.html": _SYNTHETIC_BAD, "good.html": _SYNTHETIC_GOOD}
-    desktop = _measure(browser, tmp_path, pages,
-                       lambda page: layout_problems(page, notebook=True), DESKTOP_WIDTH)
+    desktop = _measure(
+        browser,
+        tmp_path,
+        pages,
+        lambda page: layout_problems(page, notebook=True),
+        DESKTOP_WIDTH,
+    )
     phone = _measure(browser, tmp_path, pages, phone_problems, PHONE_WIDTH)
     found = {name: "\n".join(desktop[name] + phone[name]) for name in pages}
-    bad = _bad_only(found, "layout", [
-        'first visible block is code "import numpy as np", not the title',
-        'code cell "x = 1" (widest line, 309 characters: "print(',
-        'display equation #equation-wide "\\alpha_t(j) = wide" is',
-        'display equation #equation-spill "\\beta_t(i) = spill" sticks out',
-        "image dot.png: alt is a file name or path",
-        "image dot.png: empty alt",
-        "image dot.png: alt is a placeholder",
-        f"the page scrolls sideways at {PHONE_WIDTH} px",
-        '"a wide banner" reaches',
-    ])
-    assert "Bear/Crash density" not in bad, f"a sentence with a slash taken for a path:\n{bad}"
+    bad = _bad_only(
+        found,
+        "layout",
+        [
+            'first visible block is code "import numpy as np", not the title',
+            'code cell "x = 1" (widest line, 309 characters: "print(',
+            'display equation #equation-wide "\\alpha_t(j) = wide" is',
+            'display equation #equation-spill "\\beta_t(i) = spill" sticks out',
+            "image dot.png: alt is a file name or path",
+            "image dot.png: empty alt",
+            "image dot.png: alt is a placeholder",
+            f"the page scrolls sideways at {PHONE_WIDTH} px",
+            '"a wide banner" reaches',
+        ],
+    )
+    assert "Bear/Crash density" not in bad, (
+        f"a sentence with a slash taken for a path:\n{bad}"
+    )
 
 
 def _move_slider(page, slider) -> None:
@@ -459,7 +498,11 @@ def _move_slider(page, slider) -> None:
 
 def _readout_after(page, readout, before: str) -> str:
     try:
-        page.wait_for_function("([el, old]) => el.textContent !== old", arg=[readout.element_handle(), before], timeout=5_000)
+        page.wait_for_function(
+            "([el, old]) => el.textContent !== old",
+            arg=[readout.element_handle(), before],
+            timeout=5_000,
+        )
     except PlaywrightTimeoutError:
         pass  # reported by the caller's assertion
     return readout.inner_text()
@@ -467,7 +510,11 @@ def _readout_after(page, readout, before: str) -> str:
 
 def test_gaussian_widget_responds(site):
     """Chapter 7's self-contained widget: moving sigma changes the peak height, moving mu moves the peak."""
-    pages = [p for p in PAGES if "data-gaussian-widget" in (HTML / p).read_text(encoding="utf-8")]
+    pages = [
+        p
+        for p in PAGES
+        if "data-gaussian-widget" in (HTML / p).read_text(encoding="utf-8")
+    ]
     assert pages, "no page contains the [data-gaussian-widget] of chapter 7"
     for page_rel in pages:
         page, js_errors = open_page(site, page_rel)
@@ -475,19 +522,33 @@ def test_gaussian_widget_responds(site):
             page.evaluate(WAIT_MATHJAX)
             widget = page.locator("[data-gaussian-widget]").first
             peak = widget.locator('[data-readout="peak"]').first
-            within = [widget.locator(f'[data-readout="p{k}"]').first.inner_text() for k in (1, 2, 3)]
-            assert within == ["68.27 %", "95.45 %", "99.73 %"], f"{page_rel}: P(within 1, 2, 3 sigma) reads {within}"
+            within = [
+                widget.locator(f'[data-readout="p{k}"]').first.inner_text()
+                for k in (1, 2, 3)
+            ]
+            assert within == ["68.27 %", "95.45 %", "99.73 %"], (
+                f"{page_rel}: P(within 1, 2, 3 sigma) reads {within}"
+            )
             readouts = {}
             for name in ("sigma", "mu"):
                 before = peak.inner_text()
-                _move_slider(page, widget.locator(f'input[type="range"][data-param="{name}"]').first)
+                _move_slider(
+                    page,
+                    widget.locator(f'input[type="range"][data-param="{name}"]').first,
+                )
                 readouts[name] = (before, _readout_after(page, peak, before))
         finally:
             page.close()
         for name, (before, after) in readouts.items():
-            assert after != before, f"{page_rel}: the peak readout did not change when {name} moved"
-        sigma_before, sigma_after = (float(text.split()[0]) for text in readouts["sigma"])
-        assert sigma_after != sigma_before, f"{page_rel}: moving sigma left the peak height at {sigma_before}"
+            assert after != before, (
+                f"{page_rel}: the peak readout did not change when {name} moved"
+            )
+        sigma_before, sigma_after = (
+            float(text.split()[0]) for text in readouts["sigma"]
+        )
+        assert sigma_after != sigma_before, (
+            f"{page_rel}: moving sigma left the peak height at {sigma_before}"
+        )
         assert not js_errors, f"{page_rel}: JavaScript errors: {js_errors}"
 
 
@@ -515,12 +576,19 @@ _PHONE_BODY = """<body><article class="bd-article"><section><h1>Equations on a p
 <p>So <span class="math" id="inline-long"><mjx-container><mjx-math style="width: 500px">
 \\alpha_t(i) = long</mjx-math></mjx-container></span> holds.</p></section></div>
 </section></article></body></html>"""
-_PHONE_BAD = (f'<!DOCTYPE html><html><head><meta charset="utf-8">{_PHONE_STYLE}</head>'
-              + _PHONE_BODY.format(theorem='<span style="white-space: nowrap">'
-                                   + "an item that does not wrap " * 4 + "</span>"))
-_PHONE_GOOD = (f'<!DOCTYPE html><html><head><meta charset="utf-8">{_PHONE_STYLE}'
-               '<link rel="stylesheet" href="readable.css"><script src="scroll-cue.js"></script>'
-               "</head>" + _PHONE_BODY.format(theorem="an item that wraps " * 4))
+_PHONE_BAD = (
+    f'<!DOCTYPE html><html><head><meta charset="utf-8">{_PHONE_STYLE}</head>'
+    + _PHONE_BODY.format(
+        theorem='<span style="white-space: nowrap">'
+        + "an item that does not wrap " * 4
+        + "</span>"
+    )
+)
+_PHONE_GOOD = (
+    f'<!DOCTYPE html><html><head><meta charset="utf-8">{_PHONE_STYLE}'
+    '<link rel="stylesheet" href="readable.css"><script src="scroll-cue.js"></script>'
+    "</head>" + _PHONE_BODY.format(theorem="an item that wraps " * 4)
+)
 
 
 def test_phone_checks_catch_synthetic_problems(browser, tmp_path):
@@ -528,15 +596,24 @@ def test_phone_checks_catch_synthetic_problems(browser, tmp_path):
     for name in ("readable.css", "scroll-cue.js"):
         shutil.copyfile(static / name, tmp_path / name)
     pages = {"bad.html": _PHONE_BAD, "good.html": _PHONE_GOOD}
-    found = _measure(browser, tmp_path, pages,
-                     lambda page: "\n".join(phone_problems(page)), PHONE_WIDTH)
+    found = _measure(
+        browser,
+        tmp_path,
+        pages,
+        lambda page: "\n".join(phone_problems(page)),
+        PHONE_WIDTH,
+    )
     # the good page has the book's readable.css and scroll-cue.js: they fix everything
-    _bad_only(found, "phone", [
-        'equation #equation-wide "\\log P(O) = wide" is cut with no visible cue',
-        "equation number (1.3) is drawn over the mathematics of #equation-wide",
-        'box "Theorem 1.1 (Split)": <span> "an item that does not wrap',
-        'inline formula "\\alpha_t(i) = long" is cut with no visible cue',
-    ])
+    _bad_only(
+        found,
+        "phone",
+        [
+            'equation #equation-wide "\\log P(O) = wide" is cut with no visible cue',
+            "equation number (1.3) is drawn over the mathematics of #equation-wide",
+            'box "Theorem 1.1 (Split)": <span> "an item that does not wrap',
+            'inline formula "\\alpha_t(i) = long" is cut with no visible cue',
+        ],
+    )
 
 
 # Reading checks (tests/_browser.py, READING_REPORT) on synthetic pages: the bad page has
@@ -599,12 +676,22 @@ def test_reading_checks_catch_synthetic_problems(browser, tmp_path):
     reports = _measure(browser, tmp_path, pages, reading_report, DESKTOP_WIDTH)
     bad, good = reports["bad.html"], reports["good.html"]
     assert bad["codeShare"] > 0.25 and bad["longest"] == 41, bad
-    assert [len(bad[k]) for k in ("leaks", "lowRes", "boldGlue", "rawLinks")] == [2, 1, 1, 1], bad
+    assert [len(bad[k]) for k in ("leaks", "lowRes", "boldGlue", "rawLinks")] == [
+        2,
+        1,
+        1,
+        1,
+    ], bad
     cited = "\n".join(bad["citations"])
     expected = [
-        'output: "Eq. (16)"', 'output: "Eq. (e-step-gradients)"',
-        'output: "Theorem mstep-a-gibbs"', 'output: "(27)"', 'output: "Eq. (4.10) (no link)"',
-        'heading: "Eq. (1)"', 'caption: "Eq. (4)"', 'code comment: "Eq. (29)"',
+        'output: "Eq. (16)"',
+        'output: "Eq. (e-step-gradients)"',
+        'output: "Theorem mstep-a-gibbs"',
+        'output: "(27)"',
+        'output: "Eq. (4.10) (no link)"',
+        'heading: "Eq. (1)"',
+        'caption: "Eq. (4)"',
+        'code comment: "Eq. (29)"',
     ]
     missing = [e for e in expected if e not in cited]
     assert not missing, f"citation check missed {missing} in:\n{cited}"
