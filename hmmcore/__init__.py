@@ -15,14 +15,23 @@ most probable path             ``viterbi``                                viterb
 (41) covariances               ``update_covars``                          mstep
 MAP priors (chapter 11)        ``Priors``, ``HMMLEARN_PRIORS``            params
 the EM loop (chapter 8)        ``em_step``, ``m_step``, ``fit_em``        em
+stationary distribution        ``stationary_distribution``                chain
+(12.x) Fisher, Louis           ``score_vector``, ``observed_information`` information
+coordinates, delta method      ``coordinate_layout``, ``natural_parameters`` coordinates
+standard errors, intervals     ``standard_errors``                        uncertainty
+Newton on the likelihood       ``fit_newton``                             newton
+parametric bootstrap           ``parametric_bootstrap``                   bootstrap
+pseudo-residuals (chapter 12)  ``pseudo_residuals``                       residuals
 =============================  =========================================  ================
 
 The layers, from the bottom: ``validation`` (every input check), ``params`` (the named types),
 ``covariances`` (storage and rules of the four covariance types); the equations
 (``emissions``, ``inference``, ``viterbi``, ``mstep``); the parameter level on
 ``(X, params, lengths)`` (``evaluation``: ``score``, ``filtered``, ``posteriors``, ``decode``;
-``sampling``: ``sample``; ``labels``: ``permute_states``); the loop (``initialization``,
-``monitor``, ``em``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
+``sampling``: ``sample``; ``labels``: ``permute_states``, ``align_states``); the loop
+(``initialization``, ``monitor``, ``em``); the fitted model's uncertainty and fit (chapter 12:
+``chain``, ``coordinates``, ``information``, ``uncertainty``, ``newton``, ``bootstrap``,
+``residuals``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
 ``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
 market data and simulates the book's regimes.
 
@@ -30,7 +39,10 @@ Every recursion is written once, as the loop the book derives, and compiled with
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
+from .bootstrap import BootstrapResult, parametric_bootstrap
 from .brute_force import BruteForce, enumerate_paths, joint_log_prob
+from .chain import stationary_distribution
+from .coordinates import Coordinates, NaturalParameters, coordinate_layout, natural_parameters
 from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
 from .data import (
     FEATURES,
@@ -55,15 +67,34 @@ from .em import (
 from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
 from .evaluation import decode, filtered, posteriors, score
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
+from .information import ObservedInformation, observed_information, score_vector
 from .initialization import initial_params
-from .labels import permute_states
+from .labels import align_states, permute_states
 from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
 from .mstep import occupancy, regularize_covars, update_covars, update_means, update_startprob, update_transmat
+from .newton import NewtonResult, fit_newton
 from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, Priors
+from .residuals import PseudoResiduals, predicted_probabilities, pseudo_residuals
 from .sampling import sample
+from .uncertainty import (
+    NearBoundaryWarning,
+    NotAtMaximumWarning,
+    SingularInformationError,
+    StandardErrors,
+    confidence_intervals,
+    inverse_information,
+    standard_errors,
+)
+from .validation import BoundaryError
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
+    "BootstrapResult", "BoundaryError", "Coordinates", "NaturalParameters", "NearBoundaryWarning",
+    "NewtonResult", "NotAtMaximumWarning", "ObservedInformation", "PseudoResiduals",
+    "SingularInformationError", "StandardErrors", "align_states", "confidence_intervals",
+    "coordinate_layout", "fit_newton", "inverse_information", "natural_parameters",
+    "observed_information", "parametric_bootstrap", "predicted_probabilities", "pseudo_residuals",
+    "score_vector", "standard_errors", "stationary_distribution",
     "BruteForce", "COVARIANCE_TYPES", "ConvergenceMonitor", "DegenerateStateError",
     "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
     "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES",
