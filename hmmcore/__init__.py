@@ -104,13 +104,13 @@ from .uncertainty import (
 )
 from .validation import BoundaryError
 from .viterbi import ViterbiPath, viterbi
-from .walkforward import Refit, WalkForward, walk_forward
+from .walkforward import Refit, WalkForward, period_starts, walk_forward
 
 __all__ = [
     "MixtureMoments", "PredictiveMixture", "Refit", "WalkForward", "forecast_mixture",
     "forecast_next", "forecast_state_proba", "mixture_cdf", "mixture_log_density",
     "mixture_marginal", "mixture_moments", "mixture_quantile", "predict_next_proba",
-    "propagate_states", "walk_forward",
+    "period_starts", "propagate_states", "walk_forward",
     "BootstrapResult", "BoundaryError", "Coordinates", "NaturalParameters", "NearBoundaryWarning",
     "NewtonResult", "NotAtMaximumWarning", "ObservedInformation", "PseudoResiduals",
     "SingularInformationError", "StandardErrors", "align_states", "confidence_intervals",

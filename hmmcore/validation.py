@@ -742,3 +742,16 @@ def check_walk_forward_inputs(X, refit_days, n_components, options, *, n_iter, t
         check_nonnegative(beat_margin, "beat_margin"), int(seed),
     )
     return X, refit_days, n_components, options, settings
+
+
+def check_dates(dates):
+    """Dates as a strictly increasing ``pandas.DatetimeIndex``."""
+    import pandas as pd
+
+    try:
+        index = pd.DatetimeIndex(dates)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`dates` must be dates (a pandas DatetimeIndex); {error}") from None
+    if index.size == 0 or not index.is_monotonic_increasing or not index.is_unique:
+        raise ValueError("`dates` must be a non-empty sequence of strictly increasing dates.")
+    return index

@@ -39,7 +39,7 @@ from .initialization import initial_params
 from .labels import align_states, bhattacharyya_distance, permute_states
 from .monitor import is_decrease
 from .params import EMOptions, HMMParams
-from .validation import check_walk_forward_inputs
+from .validation import check_dates, check_walk_forward_inputs
 
 
 class Refit(NamedTuple):
@@ -88,6 +88,52 @@ class WalkForward(NamedTuple):
     mixtures: list
     """One :class:`hmmcore.PredictiveMixture` per block: row i is the one-step forecast of
     day ``refits[b].start + i``, made from the days before it with ``refits[b].params``."""
+
+
+def period_starts(dates, freq: str = "M", first=None) -> np.ndarray:
+    """The first day of each calendar period of ``dates``, as indices: refit days on a
+    calendar schedule (the first trading day of each month, quarter, ...).
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex or array_like of dates
+        The observations' dates, strictly increasing.
+    freq : str
+        A pandas period: "M" (month), "Q" (quarter), "Y" (year), "W" (week).
+    first : date-like, optional
+        Only periods whose first day is on or after it (None: every period but the first,
+        which has no past to fit on).
+
+    Returns
+    -------
+    ndarray of int
+
+    Raises
+    ------
+    ValueError
+        If the dates are not strictly increasing, or ``freq`` is not a pandas period.
+
+    Examples
+    --------
+    Weekdays from Monday 29 January 2024: three in January, 21 in February.
+
+    >>> import pandas as pd
+    >>> days = pd.bdate_range("2024-01-29", "2024-03-05")
+    >>> starts = period_starts(days, "M")
+    >>> starts.tolist(), [str(days[i].date()) for i in starts]
+    ([3, 24], ['2024-02-01', '2024-03-01'])
+    """
+    import pandas as pd
+
+    dates = check_dates(dates)
+    try:
+        periods = dates.to_period(freq)
+    except (ValueError, TypeError):
+        raise ValueError(f"`freq` must be a pandas period such as 'M', 'Q', 'Y' or 'W'; got {freq!r}.") from None
+    starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
+    if first is None:
+        return starts[1:]
+    return starts[dates[starts] >= pd.Timestamp(first)]
 
 
 def _candidates(results, X):
