@@ -501,3 +501,40 @@ def animation_html(
         1,
     )
     return HTML(text)
+
+
+# ------------------------------------------ chapters 10, 12 and 13: chapter 10's market model
+
+#: Chapter 10's names of the three regimes, in the order :func:`regime_order` gives.
+REGIME_NAMES = ("Bull", "Bear/Crash", "Chop")
+
+
+def fit_market_model(X, n_components: int = 3, *, random_state=10, n_init: int = 10):
+    """Chapter 10's fit of the market model: full covariances, plain maximum likelihood
+    (``covars_prior=0``), at most 200 EM iterations with tolerance 1e-4, ``n_init``
+    k-means++ starts drawn from ``random_state`` (chapter 10 uses 10), the best kept.
+
+    Returns the fitted :class:`hmmcore.GaussianHMM` (states in EM's arbitrary order).
+    """
+    import hmmcore
+
+    model = hmmcore.GaussianHMM(
+        n_components=n_components, covariance_type="full", covars_prior=0.0, n_iter=200,
+        tol=1e-4, random_state=random_state, n_init=n_init,
+    )
+    return model.fit(X)
+
+
+def regime_order(params) -> list[int]:
+    """Chapter 10's naming rule for three regimes, on the fitted parameters (feature 0 is
+    the return): Bear/Crash is the state with the largest return variance; of the other
+    two, Bull has the higher mean return; Chop is the third. Returns the states behind
+    (Bull, Bear/Crash, Chop), for ``hmmcore.permute_states(params, order)``.
+    """
+    params = getattr(params, "params_", params)
+    if len(params.means) != 3:
+        raise ValueError(f"the rule names three regimes; got {len(params.means)} states")
+    bear = int(np.argmax(params.covars[:, 0, 0]))
+    others = [k for k in range(3) if k != bear]
+    bull = max(others, key=lambda k: params.means[k, 0])
+    return [bull, bear, next(k for k in others if k != bull)]

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg
 from scipy.special import log_ndtr, logsumexp, ndtri_exp
 
 from .emissions import cholesky_factors
@@ -136,8 +135,8 @@ def pseudo_residuals(X, params: HMMParams, lengths=None, *, validate: bool = Tru
     predicted = predicted_probabilities(X, params, lengths, validate=False)
     factors = cholesky_factors(params.covars, name="params.covars")
     # z[t, k, :] = L_k^{-1} (o_t - mu_k): each feature standardised given the earlier ones
-    z = np.stack([linalg.solve_triangular(factors[k], (X - params.means[k]).T, lower=True).T
-                  for k in range(len(factors))], axis=1)
+    inverse_factors = np.linalg.inv(factors)  # (K, D, D), lower triangular
+    z = np.einsum("kde,tke->tkd", inverse_factors, X[:, None, :] - params.means[None])
     log_sd = np.log(np.diagonal(factors, axis1=1, axis2=2))  # (K, D): log (L_k)_dd
     log_conditional = -0.5 * z**2 - 0.5 * np.log(2 * np.pi) - log_sd[None]  # (T, K, D)
     earlier = np.cumsum(log_conditional, axis=2) - log_conditional  # the features before d

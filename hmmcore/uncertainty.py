@@ -271,15 +271,6 @@ def standard_errors(X, params, lengths=None, *, covariance_type: str = "full", s
         level = check_level(level)
     information = observed_information(X, params, lengths, covariance_type=covariance_type, start=start,
                                        boundary_tol=boundary_tol, validate=False)
-    inverse = inverse_information(information)
-    gain = 0.5 * information.score @ inverse @ information.score
-    if gain > NOT_AT_MAXIMUM_GAIN:
-        warnings.warn(
-            f"a Newton step from these parameters would raise the log-likelihood by about "
-            f"{gain:.3g}: they are not at a maximum, and the standard errors are those of another "
-            "point. Run EM to convergence (a smaller `tol`), or hmmcore.fit_newton, first.",
-            NotAtMaximumWarning, stacklevel=2,
-        )
     rare = np.argwhere(information.expected_transitions < 1.0)
     if len(rare):
         i, j = rare[0]
@@ -288,6 +279,15 @@ def standard_errors(X, params, lengths=None, *, covariance_type: str = "full", s
             f"times in the data: `transmat[{i}, {j}]` is close to the boundary, where its normal "
             "approximation is poor. Prefer a likelihood-ratio or bootstrap interval.",
             NearBoundaryWarning, stacklevel=2,
+        )
+    inverse = inverse_information(information)
+    gain = 0.5 * information.score @ inverse @ information.score
+    if gain > NOT_AT_MAXIMUM_GAIN:
+        warnings.warn(
+            f"a Newton step from these parameters would raise the log-likelihood by about "
+            f"{gain:.3g}: they are not at a maximum, and the standard errors are those of another "
+            "point. Run EM to convergence (a smaller `tol`), or hmmcore.fit_newton, first.",
+            NotAtMaximumWarning, stacklevel=2,
         )
     if start == "stationary":
         params = params._replace(startprob=stationary_distribution(params.transmat, validate=False))

@@ -575,13 +575,13 @@ def check_information_inputs(X, params, lengths, covariance_type, start, boundar
 
 
 def check_comparable_params(params, reference) -> tuple[HMMParams, HMMParams]:
-    """Two parameter sets (:func:`check_params`) with the same number of states and features."""
-    reference = check_params(reference, name="reference")
-    params = check_params(params, reference.means.shape[1])
-    if params.means.shape[0] != reference.means.shape[0]:
+    """Two parameter sets (:func:`check_params`) with the same numbers of states and features."""
+    params, reference = check_params(params), check_params(reference, name="reference")
+    if params.means.shape != reference.means.shape:
         raise ValueError(
-            f"`params` has {params.means.shape[0]} states but `reference` has "
-            f"{reference.means.shape[0]}: only models with the same states can be aligned."
+            f"`params` has {params.means.shape[0]} states and {params.means.shape[1]} features but "
+            f"`reference` has {reference.means.shape[0]} and {reference.means.shape[1]}: only "
+            "models of the same shape can be aligned."
         )
     return params, reference
 

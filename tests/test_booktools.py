@@ -472,3 +472,32 @@ def test_animation_html_rejects_bad_options(options, message, restore_rc):
         ValueError, match=message
     ):  # checked before the animation is used
         booktools.animation_html(None, fig, **options)
+
+
+# ------------------------------------------ chapters 10, 12 and 13: chapter 10's market model
+
+
+def test_regime_order_names_bull_bear_and_chop():
+    import hmmcore
+
+    params = hmmcore.HMMParams(
+        np.full(3, 1 / 3), np.full((3, 3), 1 / 3),
+        np.array([[-0.1, 0.0], [0.05, 0.0], [0.02, 0.0]]),  # mean returns
+        np.array([np.diag([v, 1.0]) for v in (4.0, 1.0, 0.5)]),  # return variances
+    )
+    # state 0 is the most volatile (Bear/Crash); of 1 and 2, state 1 has the higher mean
+    assert booktools.regime_order(params) == [1, 0, 2]
+    named = hmmcore.permute_states(params, booktools.regime_order(params))
+    assert booktools.regime_order(named) == [0, 1, 2]
+    with pytest.raises(ValueError, match="three regimes"):
+        booktools.regime_order(params._replace(means=params.means[:2]))
+
+
+def test_fit_market_model_is_chapter_10s_configuration():
+    import hmmcore
+
+    X = hmmcore.simulate_regimes(300, rng=0).X
+    model = booktools.fit_market_model(X, 2, n_init=2)
+    assert (model.covariance_type, model.covars_prior, model.n_iter, model.tol) == ("full", 0.0, 200, 1e-4)
+    assert (model.random_state, model.n_init, len(model.restart_scores_)) == (10, 2, 2)
+    assert booktools.regime_order(booktools.fit_market_model(X, 3, n_init=1)) is not None
