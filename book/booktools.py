@@ -506,7 +506,115 @@ def animation_html(
     return HTML(text)
 
 
-# ------------------------------------------ chapters 10, 12 and 13: chapter 10's market model
+# ------------------------------------- chapters 1 and 2 (Why EM; The Q-function)
+
+
+def oracle_log_likelihood(X, params) -> float:
+    """``log P(X | params)`` for one sequence, computed without ``hmmcore``.
+
+    A log-space forward pass, ``log alpha_t = log-sum-exp(log alpha_{t-1} + log A) +
+    log b_t`` (NumPy's ``logaddexp``), over Gaussian log-densities from SciPy's
+    ``multivariate_normal``. It is the independent second computation for checks that must
+    fail when hmmcore's forward pass or densities are wrong; it is slow (a Python loop
+    over t), so use it on sequences of at most a few thousand steps. Zeros in ``startprob``
+    and ``transmat`` are allowed (their logarithm is minus infinity).
+
+    ``params`` is an ``HMMParams`` (or any ``(startprob, transmat, means, covars)``)
+    with covariances of shape (K, D, D); ``X`` has shape (T, D).
+    """
+    from scipy.stats import multivariate_normal
+
+    startprob, transmat, means, covars = (np.asarray(p, dtype=float) for p in params)
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != means.shape[1]:
+        raise ValueError(f"X must have shape (T, {means.shape[1]}), got {X.shape}")
+    log_b = np.column_stack(
+        [
+            multivariate_normal(m, c).logpdf(X).reshape(len(X))
+            for m, c in zip(means, covars)
+        ]
+    )
+    with np.errstate(divide="ignore"):
+        log_startprob, log_transmat = np.log(startprob), np.log(transmat)
+    log_alpha = log_startprob + log_b[0]
+    for t in range(1, len(X)):
+        log_alpha = np.logaddexp.reduce(log_alpha[:, None] + log_transmat, axis=0)
+        log_alpha += log_b[t]
+    return float(np.logaddexp.reduce(log_alpha))
+
+
+def free_coordinates(params, *, startprob: bool = True):
+    """Unconstrained coordinates of a Gaussian HMM's parameters, and the map back.
+
+    Returns ``(theta, to_params)``. ``theta`` holds, in this order: the logits of
+    ``startprob`` (only if ``startprob`` is True), the logits of each row of
+    ``transmat``, the means, and for each covariance the logarithms of the diagonal of
+    its Cholesky factor followed by the factor's entries below the diagonal. A logit is
+    ``log(p_j / p_r)``, with ``p_r`` the largest entry of its distribution, which is not
+    a coordinate: every ``theta`` gives valid parameters, and none is redundant.
+    Entries that are exactly 0 are held at 0 (they lie on the boundary, where the
+    likelihood need not be stationary), and with ``startprob=False`` the initial
+    distribution is held as it is (for a ``startprob`` at a vertex of the simplex).
+
+    ``to_params(theta)`` is the ``hmmcore.HMMParams`` at ``theta``; at the returned
+    ``theta`` it reproduces ``params`` (to rounding).
+    """
+    import hmmcore
+
+    start, transmat, means, covars = (np.array(p, dtype=float) for p in params)
+    n_states, n_features = means.shape
+
+    def logit_layout(rows):
+        # each row: its reference (largest) entry, and its other positive entries
+        layout = []
+        for row in rows:
+            reference = int(np.argmax(row))
+            free = [j for j in range(len(row)) if j != reference and row[j] > 0]
+            layout.append((reference, free))
+        return layout
+
+    rows = [start] if startprob else []
+    rows += list(transmat)
+    layout = logit_layout(rows)
+    lower = np.tril_indices(n_features, -1)
+    pieces = [
+        np.log(row[free] / row[reference])
+        for row, (reference, free) in zip(rows, layout)
+    ]
+    factors = np.linalg.cholesky(covars)
+    pieces.append(means.ravel())
+    for factor in factors:
+        pieces += [np.log(np.diag(factor)), factor[lower]]
+    theta = np.concatenate(pieces)
+
+    def to_params(values):
+        values = np.asarray(values, dtype=float)
+        if values.shape != theta.shape:
+            raise ValueError(f"theta must have shape {theta.shape}, got {values.shape}")
+        position, new_rows = 0, []
+        for row, (reference, free) in zip(rows, layout):
+            logits = np.full(len(row), -np.inf)
+            logits[reference] = 0.0
+            logits[free] = values[position : position + len(free)]
+            position += len(free)
+            weights = np.exp(logits - logits.max())
+            new_rows.append(weights / weights.sum())
+        new_start = new_rows.pop(0) if startprob else start
+        new_means = values[position : position + means.size].reshape(means.shape)
+        position += means.size
+        new_covars = np.empty_like(covars)
+        for k in range(n_states):
+            factor = np.diag(np.exp(values[position : position + n_features]))
+            position += n_features
+            factor[lower] = values[position : position + len(lower[0])]
+            position += len(lower[0])
+            new_covars[k] = factor @ factor.T
+        return hmmcore.HMMParams(new_start, np.array(new_rows), new_means, new_covars)
+
+    return theta, to_params
+
+
+# ------------------------------------ chapters 10 to 14: chapter 10's market model
 
 #: Chapter 10's names of the three regimes, in the order :func:`regime_order` gives.
 REGIME_NAMES = ("Bull", "Bear/Crash", "Chop")
@@ -522,8 +630,13 @@ def fit_market_model(X, n_components: int = 3, *, random_state=10, n_init: int =
     import hmmcore
 
     model = hmmcore.GaussianHMM(
-        n_components=n_components, covariance_type="full", covars_prior=0.0, n_iter=200,
-        tol=1e-4, random_state=random_state, n_init=n_init,
+        n_components=n_components,
+        covariance_type="full",
+        covars_prior=0.0,
+        n_iter=200,
+        tol=1e-4,
+        random_state=random_state,
+        n_init=n_init,
     )
     return model.fit(X)
 
@@ -533,10 +646,15 @@ def regime_order(params) -> list[int]:
     the return): Bear/Crash is the state with the largest return variance; of the other
     two, Bull has the higher mean return; Chop is the third. Returns the states behind
     (Bull, Bear/Crash, Chop), for ``hmmcore.permute_states(params, order)``.
+
+    ``params`` is an ``hmmcore.HMMParams`` or a fitted ``GaussianHMM`` (its ``params_``).
+    The rule assumes no ties: chapter 10 discusses when it is safe.
     """
     params = getattr(params, "params_", params)
     if len(params.means) != 3:
-        raise ValueError(f"the rule names three regimes; got {len(params.means)} states")
+        raise ValueError(
+            f"the rule names three regimes; got {len(params.means)} states"
+        )
     bear = int(np.argmax(params.covars[:, 0, 0]))
     others = [k for k in range(3) if k != bear]
     bull = max(others, key=lambda k: params.means[k, 0])

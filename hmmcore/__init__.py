@@ -16,12 +16,13 @@ most probable path             ``viterbi``                                viterb
 MAP priors (chapter 11)        ``Priors``, ``HMMLEARN_PRIORS``            params
 the EM loop (chapter 8)        ``em_step``, ``m_step``, ``fit_em``        em
 stationary distribution        ``stationary_distribution``                chain
-(12.x) Fisher, Louis           ``score_vector``, ``observed_information`` information
-coordinates, delta method      ``coordinate_layout``, ``natural_parameters`` coordinates
-standard errors, intervals     ``standard_errors``                        uncertainty
+Fisher's, Louis' identities    ``score_vector``, ``observed_information`` information
+unconstrained coordinates      ``coordinate_layout``                      coordinates
+standard errors (delta method) ``standard_errors``                        uncertainty
 Newton on the likelihood       ``fit_newton``                             newton
 parametric bootstrap           ``parametric_bootstrap``                   bootstrap
-pseudo-residuals (chapter 12)  ``pseudo_residuals``                       residuals
+label alignment                ``align_states``                           labels
+pseudo-residuals               ``pseudo_residuals``                       residuals
 state forecasts (chapter 13)   ``forecast_state_proba``                   forecast
 predictive mixture, moments    ``forecast_mixture``, ``mixture_moments``  forecast
 quantiles, Value at Risk       ``mixture_quantile``                       forecast
@@ -46,7 +47,7 @@ Every recursion is written once, as the loop the book derives, and compiled with
 from .bootstrap import BootstrapResult, parametric_bootstrap
 from .brute_force import BruteForce, enumerate_paths, joint_log_prob
 from .chain import stationary_distribution
-from .coordinates import Coordinates, NaturalParameters, coordinate_layout, natural_parameters
+from .coordinates import Coordinates, coordinate_layout
 from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
 from .data import (
     FEATURES,
@@ -98,7 +99,6 @@ from .uncertainty import (
     NotAtMaximumWarning,
     SingularInformationError,
     StandardErrors,
-    confidence_intervals,
     inverse_information,
     standard_errors,
 )
@@ -111,10 +111,10 @@ __all__ = [
     "forecast_next", "forecast_state_proba", "mixture_cdf", "mixture_log_density",
     "mixture_marginal", "mixture_moments", "mixture_quantile", "predict_next_proba",
     "period_starts", "propagate_states", "walk_forward",
-    "BootstrapResult", "BoundaryError", "Coordinates", "NaturalParameters", "NearBoundaryWarning",
+    "BootstrapResult", "BoundaryError", "Coordinates", "NearBoundaryWarning",
     "NewtonResult", "NotAtMaximumWarning", "ObservedInformation", "PseudoResiduals",
-    "SingularInformationError", "StandardErrors", "align_states", "confidence_intervals",
-    "coordinate_layout", "fit_newton", "inverse_information", "natural_parameters",
+    "SingularInformationError", "StandardErrors", "align_states",
+    "coordinate_layout", "fit_newton", "inverse_information",
     "observed_information", "parametric_bootstrap", "predicted_probabilities", "pseudo_residuals",
     "score_vector", "standard_errors", "stationary_distribution",
     "BruteForce", "COVARIANCE_TYPES", "ConvergenceMonitor", "DegenerateStateError",

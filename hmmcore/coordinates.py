@@ -17,7 +17,7 @@ Because every covariance type is a *linear* map of the per-state Cholesky coordi
 (``Coordinates.emission_map``), its scores and information are those of the per-state
 coordinates pushed through a constant matrix, with no second-order term.
 
-How the chain starts (``start``, :data:`hmmcore.validation.START_CONVENTIONS`): ``"free"``,
+How the chain starts (``start``): ``"free"``,
 pi has K - 1 log-ratio coordinates; ``"fixed"``, pi is known and has none; ``"stationary"``,
 pi is the stationary distribution of A, has no coordinates of its own, and its derivatives
 flow into those of A (:eq:`info-stationary-derivatives`).
@@ -34,6 +34,7 @@ import numpy as np
 
 from .chain import stationary_distribution
 from .params import HMMParams
+from .validation import check_covariance_type, check_positive_int, check_start
 
 
 class Coordinates(NamedTuple):
@@ -85,6 +86,12 @@ def coordinate_layout(n_components: int, n_features: int, covariance_type: str =
     -------
     Coordinates
 
+    Raises
+    ------
+    ValueError
+        If ``n_components`` or ``n_features`` is not a positive integer, or
+        ``covariance_type`` or ``start`` is not one of the choices (named in the message).
+
     Examples
     --------
     The number of coordinates is hmmlearn's count of free parameters (less pi's K - 1
@@ -95,7 +102,10 @@ def coordinate_layout(n_components: int, n_features: int, covariance_type: str =
     >>> coordinate_layout(2, 1, "tied", "stationary").names
     ('alr transmat[0, 0]', 'alr transmat[1, 0]', 'means[0, 0]', 'means[1, 0]', 'log chol covars[:, 0, 0]')
     """
-    K, D = n_components, n_features
+    K = check_positive_int(n_components, "n_components")
+    D = check_positive_int(n_features, "n_features")
+    check_covariance_type(covariance_type)
+    check_start(start)
     pairs = lower_pairs(D)
     names = []
     if start == "free":

@@ -354,7 +354,7 @@ def score_vector(X, params, lengths=None, *, covariance_type: str = "full", star
     lengths : list of int, optional
         Lengths of the sequences (None: one sequence).
     covariance_type : {"full", "diag", "spherical", "tied"}
-        Which covariance parameters are free (their coordinates: :mod:`hmmcore.coordinates`).
+        Which covariance parameters are free (their coordinates: :func:`hmmcore.coordinate_layout`).
     start : {"free", "fixed", "stationary"}
         pi is a parameter, is known, or is the stationary distribution of A (then
         ``params.startprob`` is not used).
@@ -411,7 +411,7 @@ def observed_information(X, params, lengths=None, *, covariance_type: str = "ful
     lengths : list of int, optional
         Lengths of the sequences (None: one sequence).
     covariance_type : {"full", "diag", "spherical", "tied"}
-        Which covariance parameters are free (their coordinates: :mod:`hmmcore.coordinates`).
+        Which covariance parameters are free (their coordinates: :func:`hmmcore.coordinate_layout`).
     start : {"free", "fixed", "stationary"}
         pi is a parameter, is known, or is the stationary distribution of A (then
         ``params.startprob`` is not used).

@@ -753,6 +753,19 @@ class GaussianHMM:
         BoundaryError
             If a free probability is 0 (e.g. ``startprob_`` at a vertex after a fit to one
             sequence, with ``start="free"``); the message says what to use instead.
+
+        Examples
+        --------
+        One state: nothing is hidden, so the missing information is 0, and the information
+        of the mean is T / sigma^2 = 4 / 2.
+
+        >>> from hmmcore import GaussianHMM, HMMParams
+        >>> model = GaussianHMM(1, covariance_type="full")
+        >>> model.params_ = HMMParams(np.ones(1), np.ones((1, 1)), np.zeros((1, 1)),
+        ...                           np.full((1, 1, 1), 2.0))
+        >>> result = model.observed_information([[1.0], [-1.0], [2.0], [-2.0]], start="fixed")
+        >>> result.coordinates.names[0], round(float(result.observed[0, 0]), 12), float(result.missing.max())
+        ('means[0, 0]', 2.0, 0.0)
         """
         X, lengths, params = self._information_inputs(X, lengths, start)
         return observed_information(X, params, lengths, covariance_type=self.covariance_type, start=start,
@@ -832,6 +845,22 @@ class GaussianHMM:
         -------
         PseudoResiduals
             Independent standard normal ``normal`` residuals if the model is right.
+
+        Raises
+        ------
+        ValueError
+            For bad input, or a model whose parameters are not set, naming them.
+
+        Examples
+        --------
+        One state N(1, 4): the residuals are the standardised observations (x - 1) / 2.
+
+        >>> from hmmcore import GaussianHMM, HMMParams
+        >>> model = GaussianHMM(1, covariance_type="full")
+        >>> model.params_ = HMMParams(np.ones(1), np.ones((1, 1)), np.ones((1, 1)),
+        ...                           np.full((1, 1, 1), 4.0))
+        >>> model.pseudo_residuals([[3.0], [0.0]]).normal.ravel().round(12)
+        array([ 1. , -0.5])
         """
         X, lengths, params = self._validated(X, lengths)
         return pseudo_residuals(X, params, lengths, validate=False)

@@ -25,7 +25,7 @@ from scipy.special import log_ndtr, logsumexp, ndtri_exp
 from .emissions import cholesky_factors
 from .evaluation import filtered
 from .params import HMMParams
-from .validation import check_lengths, check_observations, check_params, sequence_bounds
+from .validation import check_data_and_params, sequence_bounds
 
 LOG_HALF = np.log(0.5)
 
@@ -57,6 +57,11 @@ def predicted_probabilities(X, params, lengths=None, *, validate: bool = True) -
     -------
     ndarray, shape (T, K)
 
+    Raises
+    ------
+    ValueError
+        For bad input, naming the argument.
+
     Examples
     --------
     Two states that alternate: whatever day 1 showed, day 2's state is the other one.
@@ -69,9 +74,7 @@ def predicted_probabilities(X, params, lengths=None, *, validate: bool = True) -
            [0. , 1. ]])
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        params = check_params(params, X.shape[1])
+        X, params, lengths = check_data_and_params(X, params, lengths)
     elif lengths is None:
         lengths = [X.shape[0]]
     alpha_hat = filtered(X, params, lengths, validate=False).alpha_hat
@@ -129,9 +132,7 @@ def pseudo_residuals(X, params: HMMParams, lengths=None, *, validate: bool = Tru
     array([-1.5,  0.2,  9. ])
     """
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
-        params = check_params(params, X.shape[1])
+        X, params, lengths = check_data_and_params(X, params, lengths)
     predicted = predicted_probabilities(X, params, lengths, validate=False)
     factors = cholesky_factors(params.covars, name="params.covars")
     # z[t, k, :] = L_k^{-1} (o_t - mu_k): each feature standardised given the earlier ones

@@ -84,7 +84,8 @@ class StandardErrors(NamedTuple):
     covariance: np.ndarray
     """(N, N) J I^{-1} J^T (or the sandwich's), their asymptotic covariance."""
     lower: np.ndarray
-    """(N,) lower ends of the ``level`` intervals (:func:`confidence_intervals`)."""
+    """(N,) lower ends of the ``level`` intervals: Wald intervals on the logit scale for a
+    probability, the log scale for a variance, the natural scale otherwise."""
     upper: np.ndarray
     """(N,) upper ends."""
     level: float
@@ -224,7 +225,8 @@ def standard_errors(X, params, lengths=None, *, covariance_type: str = "full", s
         statsmodels' ``cov_type="robust"``: it allows for misspecified emissions, though not
         for scores correlated over time.
     level : float
-        Coverage of the intervals (:func:`confidence_intervals`).
+        Coverage of the intervals (Wald intervals on the logit scale for a probability, on
+        the log scale for a variance, :eq:`info-intervals`).
     boundary_tol : float
         A free probability below this counts as 0 (on the boundary).
 

@@ -586,6 +586,12 @@ def check_comparable_params(params, reference) -> tuple[HMMParams, HMMParams]:
     return params, reference
 
 
+def check_data_and_params(X, params, lengths) -> tuple[np.ndarray, HMMParams, list[int]]:
+    """``(X, params, lengths)`` of a function on the parameter level, checked against each other."""
+    X = check_observations(X)
+    return X, check_params(params, X.shape[1]), check_lengths(lengths, X.shape[0])
+
+
 # -- forecasts (chapter 13) -----------------------------------------------------------------------
 
 

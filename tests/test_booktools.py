@@ -474,14 +474,89 @@ def test_animation_html_rejects_bad_options(options, message, restore_rc):
         booktools.animation_html(None, fig, **options)
 
 
-# ------------------------------------------ chapters 10, 12 and 13: chapter 10's market model
+# ------------------------------------- chapters 1 and 2: the oracle, free coordinates
+
+
+def _three_state_params(startprob):
+    return hmmcore.HMMParams(
+        startprob=np.array(startprob),
+        transmat=np.array([[0.7, 0.0, 0.3], [0.2, 0.5, 0.3], [0.1, 0.4, 0.5]]),
+        means=np.array([[0.0, 1.0], [-1.0, 0.5], [2.0, -1.0]]),
+        covars=np.array(
+            [
+                [[1.0, 0.3], [0.3, 0.5]],
+                [[0.4, -0.1], [-0.1, 0.9]],
+                [[2.0, 0.0], [0.0, 0.2]],
+            ]
+        ),
+    )
+
+
+def test_oracle_log_likelihood_equals_brute_force_with_zeros():
+    params = _three_state_params([0.0, 0.6, 0.4])  # a zero in pi and one in A
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
+    brute = hmmcore.enumerate_paths(params.startprob, params.transmat, log_b)
+    assert booktools.oracle_log_likelihood(X, params) == pytest.approx(
+        brute.log_likelihood, rel=1e-12, abs=1e-12
+    )
+
+
+def test_oracle_log_likelihood_sees_a_transposed_transition_matrix():
+    params = _three_state_params([0.2, 0.5, 0.3])
+    X = np.random.default_rng(1).normal(size=(6, 2))
+    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
+    brute = hmmcore.enumerate_paths(params.startprob, params.transmat, log_b)
+    transposed = params._replace(transmat=params.transmat.T)
+    gap = booktools.oracle_log_likelihood(X, transposed) - brute.log_likelihood
+    assert abs(gap) > 1e-3
+
+
+def test_oracle_log_likelihood_names_a_wrong_shape():
+    with pytest.raises(ValueError, match=r"X must have shape \(T, 2\)"):
+        booktools.oracle_log_likelihood(np.zeros((4, 3)), _three_state_params([1, 0]))
+
+
+def test_free_coordinates_hold_zeros_and_the_vertex_and_round_trip():
+    params = _three_state_params([0.0, 1.0, 0.0])
+    theta, to_params = booktools.free_coordinates(params, startprob=False)
+    # A: 1 + 2 + 2 free logits (the zero is held), means 3 x 2, Cholesky 3 x 3
+    assert theta.shape == (5 + 6 + 9,)
+    back = to_params(theta)
+    for got, want in zip(back, params):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    moved = to_params(theta + 0.3)
+    assert moved.transmat[0, 1] == 0.0
+    assert np.array_equal(moved.startprob, params.startprob)
+
+
+def test_free_coordinates_give_valid_parameters_everywhere():
+    params = _three_state_params([0.2, 0.5, 0.3])
+    theta, to_params = booktools.free_coordinates(params)
+    assert theta.shape == (2 + 5 + 6 + 9,)
+    for point in np.random.default_rng(2).normal(scale=3.0, size=(20, theta.size)):
+        moved = to_params(point)
+        np.testing.assert_allclose(moved.startprob.sum(), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(moved.transmat.sum(axis=1), 1.0, rtol=1e-12)
+        assert np.all(moved.transmat >= 0)
+        assert np.all(np.linalg.eigvalsh(moved.covars) > 0)
+
+
+def test_free_coordinates_reject_a_wrong_length():
+    _, to_params = booktools.free_coordinates(_three_state_params([0.2, 0.5, 0.3]))
+    with pytest.raises(ValueError, match="theta must have shape"):
+        to_params(np.zeros(3))
+
+
+# ------------------------------------------ chapters 10 to 14: chapter 10's market model
 
 
 def test_regime_order_names_bull_bear_and_chop():
     import hmmcore
 
     params = hmmcore.HMMParams(
-        np.full(3, 1 / 3), np.full((3, 3), 1 / 3),
+        np.full(3, 1 / 3),
+        np.full((3, 3), 1 / 3),
         np.array([[-0.1, 0.0], [0.05, 0.0], [0.02, 0.0]]),  # mean returns
         np.array([np.diag([v, 1.0]) for v in (4.0, 1.0, 0.5)]),  # return variances
     )
@@ -498,6 +573,24 @@ def test_fit_market_model_is_chapter_10s_configuration():
 
     X = hmmcore.simulate_regimes(300, rng=0).X
     model = booktools.fit_market_model(X, 2, n_init=2)
-    assert (model.covariance_type, model.covars_prior, model.n_iter, model.tol) == ("full", 0.0, 200, 1e-4)
+    assert (model.covariance_type, model.covars_prior, model.n_iter, model.tol) == (
+        "full",
+        0.0,
+        200,
+        1e-4,
+    )
     assert (model.random_state, model.n_init, len(model.restart_scores_)) == (10, 2, 2)
-    assert booktools.regime_order(booktools.fit_market_model(X, 3, n_init=1)) is not None
+    assert sorted(
+        booktools.regime_order(booktools.fit_market_model(X, 3, n_init=1))
+    ) == [0, 1, 2]
+
+
+def test_regime_order_names_states_not_positions():
+    # state 0: calm, falling; state 1: turbulent; state 2: calm, rising
+    means = np.array([[-0.001, 0.01], [0.0, 0.03], [0.002, 0.01]])
+    covars = np.array([np.diag([s**2, 1e-4]) for s in (0.008, 0.03, 0.005)])
+    params = hmmcore.HMMParams(np.full(3, 1 / 3), np.full((3, 3), 1 / 3), means, covars)
+    assert booktools.regime_order(params) == [2, 1, 0]  # Bull, Bear/Crash, Chop
+    for perm in ([1, 2, 0], [2, 0, 1], [0, 2, 1]):
+        order = booktools.regime_order(hmmcore.permute_states(params, perm))
+        assert [perm[k] for k in order] == [2, 1, 0]

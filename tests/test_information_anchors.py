@@ -8,32 +8,33 @@ import warnings
 
 import numpy as np
 from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
-from statsmodels.tsa.regime_switching.tests.test_markov_regression import fedfunds
-from test_fedfunds import MEANS, P00, P10, PUBLISHED_LOG_LIKELIHOOD, SIGMA
+from statsmodels.tsa.regime_switching.tests import test_markov_regression as statsmodels_tests
 
 import hmmcore
-
-#: Stata's observed-information standard errors of TestFedFundsConst (statsmodels' test suite).
-PUBLISHED_STANDARD_ERRORS = {"transmat[0, 0]": 0.0104002, "transmat[1, 0]": 0.0268434,
-                             "means[0, 0]": 0.1767083, "means[1, 0]": 0.2999889}
 
 
 def test_fed_funds_standard_errors_are_statas():
     """The fed-funds model (2 states, switching mean, common variance, the chain started from
     its stationary distribution) at Stata's estimates: the log-likelihood and the four
-    published standard errors, to the published 7 decimals."""
-    y = np.asarray(fedfunds, dtype=float)[:, None]
+    standard errors Stata publishes (statsmodels' TestFedFundsConst), to their 7 decimals."""
+    fed_funds = statsmodels_tests.TestFedFundsConst  # not imported by name: pytest would run it
+    fed_funds.setup_class()
+    published = fed_funds.true
+    p00, p10, mean_0, mean_1, variance = published["params"]
+    y = np.asarray(statsmodels_tests.fedfunds, dtype=float)[:, None]
     # statsmodels' p10 = P(s_t = 0 | s_{t-1} = 1); hmmcore's A[i, j] = P(q_{t+1} = j | q_t = i)
     params = hmmcore.HMMParams(
         np.array([0.5, 0.5]),  # not used: the chain starts from the stationary distribution of A
-        np.array([[P00, 1 - P00], [P10, 1 - P10]]),
-        np.array(MEANS)[:, None],
-        np.full((2, 1, 1), SIGMA**2),
+        np.array([[p00, 1 - p00], [p10, 1 - p10]]),
+        np.array([[mean_0], [mean_1]]),
+        np.full((2, 1, 1), variance),
     )
     result = hmmcore.standard_errors(y, params, covariance_type="tied", start="stationary")
-    assert abs(result.information.log_likelihood - PUBLISHED_LOG_LIKELIHOOD) < 5e-6
+    assert abs(result.information.log_likelihood - published["llf"]) < 5e-6
     se = dict(zip(result.names, result.standard_errors))
-    for name, value in PUBLISHED_STANDARD_ERRORS.items():
+    names = ("transmat[0, 0]", "transmat[1, 0]", "means[0, 0]", "means[1, 0]")
+    assert np.isnan(published["bse_oim"][4])  # the variance's is not published
+    for name, value in zip(names, published["bse_oim"][:4]):
         assert round(se[name], 7) == value, name
 
 
