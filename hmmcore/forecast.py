@@ -29,13 +29,11 @@ from .emissions import gaussian_log_density
 from .evaluation import filtered
 from .params import HMMParams, PredictiveMixture
 from .validation import (
+    check_data_and_params,
     check_feature,
     check_features,
     check_horizon,
-    check_lengths,
     check_mixture,
-    check_observations,
-    check_params,
     check_points,
     check_quantile_levels,
     check_state_distributions,
@@ -121,11 +119,6 @@ def propagate_states(probabilities, transmat, n_steps: int, *, validate: bool = 
     return out[:, 0] if np.ndim(probabilities) == 1 else out
 
 
-def _checked(X, params, lengths):
-    X = check_observations(X)
-    return X, check_lengths(lengths, X.shape[0]), check_params(params, X.shape[1])
-
-
 def forecast_state_proba(X, params: HMMParams, lengths=None, *, horizon: int = 1,
                          validate: bool = True) -> np.ndarray:
     r"""State forecasts from every origin, :eq:`forecast-states`: row t is
@@ -167,7 +160,7 @@ def forecast_state_proba(X, params: HMMParams, lengths=None, *, horizon: int = 1
     array([0.2, 0.8])
     """
     if validate:
-        X, lengths, params = _checked(X, params, lengths)
+        X, params, lengths = check_data_and_params(X, params, lengths)
         horizon = check_horizon(horizon)
     alpha_hat = filtered(X, params, lengths, validate=False).alpha_hat
     return propagate_states(alpha_hat, params.transmat, horizon, validate=False)[horizon]
@@ -219,7 +212,7 @@ def forecast_mixture(X, params: HMMParams, lengths=None, *, horizon: int = 1,
     True
     """
     if validate:
-        X, lengths, params = _checked(X, params, lengths)
+        X, params, lengths = check_data_and_params(X, params, lengths)
         horizon = check_horizon(horizon)
     weights = forecast_state_proba(X, params, lengths, horizon=horizon, validate=False)
     return PredictiveMixture(weights, params.means, params.covars)
@@ -261,7 +254,7 @@ def predict_next_proba(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
            [0.34, 0.66]])
     """
     if validate:
-        X, lengths, params = _checked(X, params, lengths)
+        X, params, lengths = check_data_and_params(X, params, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
     last = filtered(X, params, lengths, validate=False).alpha_hat[-1]
     return propagate_states(last, params.transmat, n_steps, validate=False)[1:]
@@ -305,7 +298,7 @@ def forecast_next(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
     array([[3.]])
     """
     if validate:
-        X, lengths, params = _checked(X, params, lengths)
+        X, params, lengths = check_data_and_params(X, params, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
     weights = predict_next_proba(X, params, lengths, n_steps=n_steps, validate=False)
     return PredictiveMixture(weights, params.means, params.covars)
