@@ -285,6 +285,9 @@ NUMBER_FORMATS: dict[str, str] = {
     "ratio": ".2f",  # 12.91 times as likely
     "percent": ".1f",  # 68.3 (the text adds "%")
     "small": ".1e",  # differences, tolerances: 1.2 × 10⁻¹⁰
+    # chapter 13
+    "log-score": ".4f",  # a mean log predictive density: 3.3302 nats a day
+    "daily-percent": ".2f",  # a daily return or its standard deviation: -5.89 (%)
 }
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -23,6 +23,10 @@ Newton on the likelihood       ``fit_newton``                             newton
 parametric bootstrap           ``parametric_bootstrap``                   bootstrap
 label alignment                ``align_states``                           labels
 pseudo-residuals               ``pseudo_residuals``                       residuals
+state forecasts (chapter 13)   ``forecast_state_proba``                   forecast
+predictive mixture, moments    ``forecast_mixture``, ``mixture_moments``  forecast
+quantiles, Value at Risk       ``mixture_quantile``                       forecast
+walk-forward refits            ``walk_forward``                           walkforward
 =============================  =========================================  ================
 
 The layers, from the bottom: ``validation`` (every input check), ``params`` (the named types),
@@ -32,8 +36,8 @@ The layers, from the bottom: ``validation`` (every input check), ``params`` (the
 ``sampling``: ``sample``; ``labels``: ``permute_states``, ``align_states``); the loop
 (``initialization``, ``monitor``, ``em``); the fitted model's uncertainty and fit (chapter 12:
 ``chain``, ``coordinates``, ``information``, ``uncertainty``, ``newton``, ``bootstrap``,
-``residuals``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
-``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
+``residuals``); what it forecasts (chapter 13: ``forecast``, ``walkforward``); and ``model``,
+hmmlearn's estimator ``GaussianHMM`` over all of them. ``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
 market data and simulates the book's regimes.
 
 Every recursion is written once, as the loop the book derives, and compiled with numba
@@ -67,6 +71,19 @@ from .em import (
 )
 from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
 from .evaluation import decode, filtered, posteriors, score
+from .forecast import (
+    MixtureMoments,
+    forecast_mixture,
+    forecast_next,
+    forecast_state_proba,
+    mixture_cdf,
+    mixture_log_density,
+    mixture_marginal,
+    mixture_moments,
+    mixture_quantile,
+    predict_next_proba,
+    propagate_states,
+)
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
 from .information import ObservedInformation, observed_information, score_vector
 from .initialization import initial_params
@@ -74,7 +91,7 @@ from .labels import align_states, permute_states
 from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
 from .mstep import occupancy, regularize_covars, update_covars, update_means, update_startprob, update_transmat
 from .newton import NewtonResult, fit_newton
-from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, Priors
+from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, PredictiveMixture, Priors
 from .residuals import PseudoResiduals, predicted_probabilities, pseudo_residuals
 from .sampling import sample
 from .uncertainty import (
@@ -87,8 +104,13 @@ from .uncertainty import (
 )
 from .validation import BoundaryError
 from .viterbi import ViterbiPath, viterbi
+from .walkforward import Refit, WalkForward, period_starts, walk_forward
 
 __all__ = [
+    "MixtureMoments", "PredictiveMixture", "Refit", "WalkForward", "forecast_mixture",
+    "forecast_next", "forecast_state_proba", "mixture_cdf", "mixture_log_density",
+    "mixture_marginal", "mixture_moments", "mixture_quantile", "predict_next_proba",
+    "period_starts", "propagate_states", "walk_forward",
     "BootstrapResult", "BoundaryError", "Coordinates", "NearBoundaryWarning",
     "NewtonResult", "NotAtMaximumWarning", "ObservedInformation", "PseudoResiduals",
     "SingularInformationError", "StandardErrors", "align_states",

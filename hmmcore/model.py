@@ -18,11 +18,12 @@ from .chain import stationary_distribution
 from .covariances import compact_from_full, full_from_compact, n_covariance_parameters
 from .em import fit_em_restarts
 from .evaluation import decode, filtered, posteriors, score
+from .forecast import forecast_mixture, forecast_next, forecast_state_proba, predict_next_proba
 from .information import ObservedInformation, observed_information
 from .initialization import initial_params
 from .monitor import ConvergenceMonitor
 from .mstep import regularize_covars
-from .params import EMOptions, HMMParams
+from .params import EMOptions, HMMParams, PredictiveMixture
 from .residuals import PseudoResiduals, pseudo_residuals
 from .sampling import sample
 from .uncertainty import StandardErrors, standard_errors
@@ -34,6 +35,7 @@ from .validation import (
     check_covariance_type,
     check_covars,
     check_enough_samples,
+    check_horizon,
     check_hyperparameters,
     check_information_inputs,
     check_level,
@@ -427,7 +429,8 @@ class GaussianHMM:
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
         """Smoothed posteriors gamma_t(i) = P(q_t = i | all of X), :eq:`seed-17`: they use the
-        future.
+        future. What was known on day t is :meth:`filter_proba`; the next states'
+        probabilities are :meth:`predict_next_proba` and :meth:`forecast_state_proba`.
 
         Parameters
         ----------
@@ -497,7 +500,9 @@ class GaussianHMM:
         return path.log_prob, path.path
 
     def predict(self, X, lengths=None) -> np.ndarray:
-        """The decoded states (``decode`` with ``self.algorithm``).
+        """The decoded states (``decode`` with ``self.algorithm``). Like hmmlearn's, they use
+        the whole of X, later steps included: for the state that tomorrow will bring, given
+        the days so far only, see :meth:`predict_next_proba` and :meth:`forecast_state_proba`.
 
         Parameters
         ----------
@@ -551,6 +556,175 @@ class GaussianHMM:
         if not hasattr(self, "transmat_"):
             raise _not_fitted("this GaussianHMM has no transmat_: call `fit` or set it first.")
         return stationary_distribution(check_transmat(self.transmat_, self.n_components, "transmat_"))
+
+    # -- forecasts (chapter 13) ----------------------------------------------------------------
+    def predict_next_proba(self, X, lengths=None, *, n_steps=1) -> np.ndarray:
+        """The probabilities of the next ``n_steps`` hidden states after the end of ``X``
+        (:func:`hmmcore.predict_next_proba`, :eq:`forecast-states`): row h - 1 is
+        P(q_{T+h} = j | X), the filtered probabilities of the last step times A^h.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence); the forecast continues the last.
+        n_steps : int
+            How many steps ahead, >= 1.
+
+        Returns
+        -------
+        ndarray, shape (n_steps, K)
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        ValueError
+            If ``n_steps`` < 1, or for bad input (named).
+
+        Examples
+        --------
+        Two states ten standard deviations apart: the last day names its state (2), so the
+        next state is distributed as row 2 of A, and the one after as row 2 of A^2.
+
+        >>> from hmmcore import GaussianHMM
+        >>> model = GaussianHMM(2, covariance_type="diag")
+        >>> model.startprob_ = np.array([0.5, 0.5])
+        >>> model.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> model.means_, model.covars_ = np.array([[-5.0], [5.0]]), np.ones((2, 1))
+        >>> model.predict_next_proba([[-5.1], [4.9]], n_steps=2).round(12)
+        array([[0.2 , 0.8 ],
+               [0.34, 0.66]])
+        """
+        X, lengths, params = self._validated(X, lengths)
+        n_steps = check_horizon(n_steps, "n_steps")
+        return predict_next_proba(X, params, lengths, n_steps=n_steps, validate=False)
+
+    def forecast_next(self, X, lengths=None, *, n_steps=1) -> PredictiveMixture:
+        """The predictive distributions of the next ``n_steps`` observations after the end of
+        ``X`` (:func:`hmmcore.forecast_next`, :eq:`forecast-mixture`): row h - 1 mixes the
+        states' Gaussians with the weights P(q_{T+h} = j | X).
+
+        Its mean is the point forecast (:func:`hmmcore.mixture_moments`); its quantiles give
+        forecast intervals or a Value at Risk (:func:`hmmcore.mixture_quantile`).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence); the forecast continues the last.
+        n_steps : int
+            How many steps ahead, >= 1.
+
+        Returns
+        -------
+        PredictiveMixture
+            Weights (n_steps, K), the means (K, D) and covariances (K, D, D) of the states.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        ValueError
+            If ``n_steps`` < 1, or for bad input (named).
+
+        Examples
+        --------
+        The last day names state 2 (mean 5); tomorrow's mean is 0.2 * (-5) + 0.8 * 5 = 3, and
+        its variance 1 within the states plus 0.2 * 0.8 * 10^2 = 16 between them.
+
+        >>> from hmmcore import GaussianHMM, mixture_moments
+        >>> model = GaussianHMM(2, covariance_type="spherical")
+        >>> model.startprob_ = np.array([0.5, 0.5])
+        >>> model.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> model.means_, model.covars_ = np.array([[-5.0], [5.0]]), np.ones(2)
+        >>> moments = mixture_moments(model.forecast_next([[-5.1], [4.9]]))
+        >>> moments.mean.round(12), moments.covariance.round(12)
+        (array([[3.]]), array([[[17.]]]))
+        """
+        X, lengths, params = self._validated(X, lengths)
+        n_steps = check_horizon(n_steps, "n_steps")
+        return forecast_next(X, params, lengths, n_steps=n_steps, validate=False)
+
+    def forecast_state_proba(self, X, lengths=None, *, horizon=1) -> np.ndarray:
+        """State forecasts from every step (:func:`hmmcore.forecast_state_proba`,
+        :eq:`forecast-states`): row t is P(q_{t+h} = j | X_1..X_t), known at the end of step
+        t, so it can drive a decision for step t + h without look-ahead.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+        horizon : int
+            The number of steps ahead h >= 1.
+
+        Returns
+        -------
+        ndarray, shape (T, K)
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        ValueError
+            If ``horizon`` < 1, or for bad input (named).
+
+        Examples
+        --------
+        Row t does not change when later days are added, unlike ``predict_proba``'s:
+
+        >>> from hmmcore import GaussianHMM, simulate_regimes
+        >>> X = simulate_regimes(300, rng=1).X
+        >>> model = GaussianHMM(2, covariance_type="full", random_state=0).fit(X)
+        >>> early = model.forecast_state_proba(X[:100], horizon=5)
+        >>> bool(np.array_equal(early, model.forecast_state_proba(X, horizon=5)[:100]))
+        True
+        """
+        X, lengths, params = self._validated(X, lengths)
+        return forecast_state_proba(X, params, lengths, horizon=check_horizon(horizon), validate=False)
+
+    def forecast_mixture(self, X, lengths=None, *, horizon=1) -> PredictiveMixture:
+        """The predictive distribution of the observation ``horizon`` steps after each step
+        (:func:`hmmcore.forecast_mixture`, :eq:`forecast-mixture`): row t is that of X_{t+h}
+        given X_1..X_t. Scored at the realised observations it gives honest log scores.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+        horizon : int
+            The number of steps ahead h >= 1.
+
+        Returns
+        -------
+        PredictiveMixture
+            Weights (T, K), the means (K, D) and covariances (K, D, D) of the states.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        ValueError
+            If ``horizon`` < 1, or for bad input (named).
+
+        Examples
+        --------
+        The one-step log scores add up, with the first day's log density, to the
+        log-likelihood (the chain rule):
+
+        >>> from hmmcore import GaussianHMM, mixture_log_density, simulate_regimes
+        >>> X = simulate_regimes(300, rng=1).X
+        >>> model = GaussianHMM(2, covariance_type="tied", random_state=0).fit(X)
+        >>> mixture = model.forecast_mixture(X)
+        >>> forecasts = mixture._replace(weights=mixture.weights[:-1])  # of days 2..T
+        >>> scores = mixture_log_density(forecasts, X[1:])
+        >>> bool(np.isclose(model.score(X[:1]) + scores.sum(), model.score(X), rtol=1e-12))
+        True
+        """
+        X, lengths, params = self._validated(X, lengths)
+        return forecast_mixture(X, params, lengths, horizon=check_horizon(horizon), validate=False)
 
     # -- uncertainty and fit of the estimates (chapter 12) -------------------------------------
     def _information_inputs(self, X, lengths, start):

@@ -89,3 +89,27 @@ class EMResult(NamedTuple):
     scored_params: HMMParams
     """The parameters whose log-likelihood is ``log_likelihoods[-1]``: one M-step before
     ``params``, or ``params`` itself when no M-step followed (a collapse, or ``n_iter = 0``)."""
+
+
+class PredictiveMixture(NamedTuple):
+    r"""A predictive distribution of a Gaussian HMM, one row per forecast: row r is the
+    mixture :math:`\sum_k w_{rk}\, \mathcal N(\mu_k, \Sigma_k)` (:eq:`forecast-mixture`).
+
+    Given the state, an observation is independent of the past, so the distribution of
+    :math:`O_{t+h}` given :math:`O_1, \dots, O_t` mixes the states' Gaussians with the state
+    forecasts as weights (:func:`hmmcore.forecast_mixture`).
+
+    Examples
+    --------
+    >>> mixture = PredictiveMixture(np.array([[0.9, 0.1]]), np.array([[0.0], [0.0]]),
+    ...                             np.array([[[1.0]], [[9.0]]]))
+    >>> mixture.weights.shape, mixture.means.shape, mixture.covars.shape
+    ((1, 2), (2, 1), (2, 1, 1))
+    """
+
+    weights: np.ndarray
+    """(n, K) the weights w_rk of each row: the state forecasts P(q_{t+h} = k | O_1..O_t)."""
+    means: np.ndarray
+    """(K, D) the states' means mu_k, shared by the rows."""
+    covars: np.ndarray
+    """(K, D, D) the states' covariance matrices Sigma_k, shared by the rows."""

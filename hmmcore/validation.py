@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, full_from_compact
-from .params import EMOptions, HMMParams, Priors
+from .params import EMOptions, HMMParams, PredictiveMixture, Priors
 
 #: Largest allowed deviation of a probability vector's sum from 1.
 PROBABILITY_SUM_TOLERANCE = 1e-8
@@ -590,3 +590,174 @@ def check_data_and_params(X, params, lengths) -> tuple[np.ndarray, HMMParams, li
     """``(X, params, lengths)`` of a function on the parameter level, checked against each other."""
     X = check_observations(X)
     return X, check_params(params, X.shape[1]), check_lengths(lengths, X.shape[0])
+
+
+# -- forecasts (chapter 13) -----------------------------------------------------------------------
+
+
+def check_horizon(horizon, name: str = "horizon") -> int:
+    """A number of steps ahead, an integer h >= 1 (``bool`` is not a number here)."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ValueError(
+            f"`{name}` must be an integer >= 1 (1: the next step; the filtered probabilities "
+            f"of the current step are `filtered`); got {horizon!r}."
+        )
+    return int(horizon)
+
+
+def check_state_distributions(probabilities, n_components: int, name: str = "probabilities") -> np.ndarray:
+    """Distributions over the K states, one per row: (n, K) (a vector (K,) is one row); each
+    row non-negative and summing to 1."""
+    rows = as_float_array(probabilities, name)
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] != n_components:
+        raise ValueError(
+            f"`{name}` must have shape (K,) or (n, K) with K = {n_components} (one column per "
+            f"state); got shape {np.shape(probabilities)}."
+        )
+    check_finite(rows, name)
+    if np.any(rows < 0):
+        raise ValueError(f"`{name}` has negative entries; probabilities must be >= 0.")
+    sums = rows.sum(axis=1)
+    if np.any(np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE):
+        row = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(f"each row of `{name}` must sum to 1; row {row} sums to {sums[row]:.10g}.")
+    return rows
+
+
+def check_mixture(mixture) -> PredictiveMixture:
+    """A :class:`hmmcore.PredictiveMixture`: weights (n, K) whose rows are distributions over
+    the K states, means (K, D), covariances (K, D, D) symmetric positive definite."""
+    if not isinstance(mixture, PredictiveMixture):
+        raise TypeError(
+            "`mixture` must be an hmmcore.PredictiveMixture (from forecast_mixture or "
+            f"forecast_next); got {type(mixture).__name__}."
+        )
+    means = check_means(mixture.means, name="mixture.means")
+    n_states, n_features = means.shape
+    if np.ndim(mixture.weights) != 2:
+        raise ValueError(f"`mixture.weights` must have shape (n, K); got shape {np.shape(mixture.weights)}.")
+    weights = check_state_distributions(mixture.weights, n_states, "mixture.weights")
+    covars = check_covars(mixture.covars, n_states, n_features, "mixture.covars")
+    return PredictiveMixture(weights, means, covars)
+
+
+def check_feature(feature, n_features: int, name: str = "feature") -> int:
+    """A column of the observations: an integer 0 <= feature < D."""
+    if isinstance(feature, bool) or not isinstance(feature, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer column index; got {feature!r}.")
+    if not 0 <= feature < n_features:
+        raise ValueError(
+            f"`{name}` must be a column index in 0..{n_features - 1} (the mixture has D = "
+            f"{n_features} features); got {feature}."
+        )
+    return int(feature)
+
+
+def check_features(features, n_features: int) -> list[int]:
+    """One or more distinct columns of the observations, in the order given."""
+    columns = np.atleast_1d(np.asarray(features, dtype=object))
+    if columns.ndim != 1 or columns.size == 0:
+        raise ValueError(f"`features` must be a column index or a non-empty list of them; got {features!r}.")
+    checked = [check_feature(column, n_features, "features") for column in columns.tolist()]
+    if len(set(checked)) != len(checked):
+        raise ValueError(f"`features` must not repeat a column; got {checked}.")
+    return checked
+
+
+def check_quantile_levels(level) -> np.ndarray:
+    """Probability levels of quantiles, strictly between 0 and 1: a number or a 1-D array
+    (returned as a 1-D array)."""
+    if isinstance(level, bool):
+        raise ValueError(f"`level` must be a probability strictly between 0 and 1; got {level!r}.")
+    levels = as_float_array(level, "level")
+    if levels.ndim > 1 or levels.size == 0:
+        raise ValueError(f"`level` must be a number or a 1-D array of numbers; got shape {levels.shape}.")
+    if not np.all((levels > 0.0) & (levels < 1.0)):
+        raise ValueError(
+            "`level` must lie strictly between 0 and 1 (e.g. 0.01 for the 1 % quantile, whose "
+            f"negative is the 1 % Value at Risk); got {np.asarray(level).tolist()!r}."
+        )
+    return np.atleast_1d(levels)
+
+
+def check_points(points, mixture: PredictiveMixture, name: str = "points") -> np.ndarray:
+    """Points at which a mixture is evaluated: (n, D), one per row of the mixture, or any
+    number of points under a mixture of one row."""
+    points = check_observations(points, name)
+    n_rows, n_features = mixture.weights.shape[0], mixture.means.shape[1]
+    if points.shape[1] != n_features:
+        raise ValueError(f"`{name}` must have {n_features} column(s), the mixture's features; got shape {points.shape}.")
+    if n_rows not in (1, points.shape[0]):
+        raise ValueError(
+            f"`{name}` must have one row per row of the mixture ({n_rows}), or the mixture one "
+            f"row; got {points.shape[0]} rows."
+        )
+    return points
+
+
+def check_values(values, mixture: PredictiveMixture) -> np.ndarray:
+    """Values of one feature at which a mixture's distribution function is evaluated: (n,),
+    one per row of the mixture, or any number under a mixture of one row."""
+    values = as_float_array(values, "values")
+    n_rows = mixture.weights.shape[0]
+    if values.ndim != 1 or values.size == 0 or n_rows not in (1, values.shape[0]):
+        raise ValueError(
+            f"`values` must be 1-D with one value per row of the mixture ({n_rows}), or the "
+            f"mixture one row; got shape {values.shape}."
+        )
+    check_finite(values, "values")
+    return values
+
+
+def check_refit_days(refit_days, n_samples: int, n_components: int) -> list[int]:
+    """Refit days of a walk-forward run: increasing indices into the observations, the first
+    leaving at least ``n_components`` days to fit, the last before the end."""
+    days = np.asarray(refit_days)
+    if days.ndim != 1 or days.size == 0 or not np.issubdtype(days.dtype, np.integer):
+        raise ValueError(f"`refit_days` must be a non-empty 1-D list of integer day indices; got {refit_days!r}.")
+    if np.any(np.diff(days) <= 0):
+        raise ValueError("`refit_days` must be strictly increasing.")
+    if days[0] < n_components or days[-1] >= n_samples:
+        raise ValueError(
+            f"`refit_days` must lie in {n_components}..{n_samples - 1}: the first refit needs at "
+            f"least n_components = {n_components} days to fit, and each refit a day to forecast; "
+            f"got {days[0]}..{days[-1]}."
+        )
+    return [int(day) for day in days]
+
+
+def check_walk_forward_inputs(X, refit_days, n_components, options, *, n_iter, tol, n_initial, n_iter_initial,
+                              check_every, n_fresh, n_iter_fresh, beat_margin, seed):
+    """The arguments of :func:`hmmcore.walk_forward`, checked against each other; returns
+    ``(X, refit_days, n_components, options, settings)`` with the numbers in the order of
+    the signature."""
+    X = check_observations(X)
+    n_components = check_n_components(n_components)
+    refit_days = check_refit_days(refit_days, X.shape[0], n_components)
+    options = check_options(options, n_components)
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 0:
+        raise ValueError(f"`check_every` must be an integer >= 0 (0: no restart checks); got {check_every!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0; got {seed!r}.")
+    settings = (
+        check_n_iter(n_iter), check_tol(tol), check_positive_int(n_initial, "n_initial"),
+        check_positive_int(n_iter_initial, "n_iter_initial"), int(check_every),
+        check_positive_int(n_fresh, "n_fresh"), check_positive_int(n_iter_fresh, "n_iter_fresh"),
+        check_nonnegative(beat_margin, "beat_margin"), int(seed),
+    )
+    return X, refit_days, n_components, options, settings
+
+
+def check_dates(dates):
+    """Dates as a strictly increasing ``pandas.DatetimeIndex``."""
+    import pandas as pd
+
+    try:
+        index = pd.DatetimeIndex(dates)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`dates` must be dates (a pandas DatetimeIndex); {error}") from None
+    if index.size == 0 or not index.is_monotonic_increasing or not index.is_unique:
+        raise ValueError("`dates` must be a non-empty sequence of strictly increasing dates.")
+    return index

@@ -57,6 +57,7 @@ def drive_every_path(rng):
     jittering.fit(X)
     hmmcore.simulate_regimes(20, rng=0)
     drive_the_information(rng)
+    drive_the_forecasts(rng)
 
 
 def drive_the_information(rng):
@@ -78,6 +79,22 @@ def drive_the_information(rng):
         hmmcore.score_vector(X, newton.params, lengths, covariance_type=covariance_type, start="stationary")
         hmmcore.parametric_bootstrap(model.params_, 60, 2, rng, covariance_type=covariance_type)
         model.get_stationary_distribution()
+
+
+def drive_the_forecasts(rng):
+    """The forecasts (chapter 13): the estimator's methods for every covariance type, the
+    parameter-level functions, and a walk forward with restart checks."""
+    X = np.concatenate([rng.normal(size=(60, 2)), rng.normal(4.0, size=(60, 2))])
+    for covariance_type in hmmcore.COVARIANCE_TYPES:
+        model = hmmcore.GaussianHMM(2, covariance_type=covariance_type, random_state=0).fit(X)
+        model.forecast_state_proba(X, [50, 70], horizon=2)
+        model.forecast_mixture(X, horizon=3)
+        model.predict_next_proba(X, [50, 70], n_steps=2)
+        model.forecast_next(X, n_steps=2)
+    hmmcore.forecast_mixture(X, model.params_, horizon=2)
+    mixture = hmmcore.forecast_next(X, model.params_, n_steps=2)
+    hmmcore.mixture_log_density(mixture, X[:2])
+    hmmcore.walk_forward(X, [40, 80, 100], 2, n_initial=2, check_every=2, n_fresh=2, n_iter_fresh=5)
 
 
 def test_every_unchecked_call_passes_what_the_callee_accepts(rng, monkeypatch):
