@@ -15,16 +15,26 @@ most probable path             ``viterbi``                                viterb
 (41) covariances               ``update_covars``                          mstep
 MAP priors (chapter 11)        ``Priors``, ``HMMLEARN_PRIORS``            params
 the EM loop (chapter 8)        ``em_step``, ``m_step``, ``fit_em``        em
+missing values (chapter 14)    ``missing_patterns``                       missing
+density of observed values     ``gaussian_log_density`` (NaN = missing)   emissions
+conditional Gaussian           ``conditional_moments``                    emissions
+expected statistics            ``update_means``, ``update_covars``        mstep
+                               (``moments=``), ``pattern_occupancy``
 =============================  =========================================  ================
 
-The layers, from the bottom: ``validation`` (every input check), ``params`` (the named types),
-``covariances`` (storage and rules of the four covariance types); the equations
+The layers, from the bottom: ``missing`` (the patterns of missing values), ``validation``
+(every input check), ``params`` (the named types), ``covariances`` (storage and rules of the
+four covariance types); the equations
 (``emissions``, ``inference``, ``viterbi``, ``mstep``); the parameter level on
 ``(X, params, lengths)`` (``evaluation``: ``score``, ``filtered``, ``posteriors``, ``decode``;
 ``sampling``: ``sample``; ``labels``: ``permute_states``); the loop (``initialization``,
 ``monitor``, ``em``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
 ``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
 market data and simulates the book's regimes.
+
+Every function that takes observations ``X`` accepts missing values, marked NaN (and only
+NaN: ``inf`` is an error); with no value missing, each computes exactly what it computed
+before missing values were supported.
 
 Every recursion is written once, as the loop the book derives, and compiled with numba
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
@@ -52,27 +62,43 @@ from .em import (
     fit_em_restarts,
     m_step,
 )
-from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
+from .emissions import (
+    ConditionalMoments,
+    NotPositiveDefiniteError,
+    cholesky_factors,
+    conditional_moments,
+    gaussian_log_density,
+)
 from .evaluation import decode, filtered, posteriors, score
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
 from .initialization import initial_params
 from .labels import permute_states
+from .missing import MissingPatterns, missing_patterns
 from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
-from .mstep import occupancy, regularize_covars, update_covars, update_means, update_startprob, update_transmat
+from .mstep import (
+    occupancy,
+    pattern_occupancy,
+    regularize_covars,
+    update_covars,
+    update_means,
+    update_startprob,
+    update_transmat,
+)
 from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, Priors
 from .sampling import sample
+from .validation import UnobservedFeatureError
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
-    "BruteForce", "COVARIANCE_TYPES", "ConvergenceMonitor", "DegenerateStateError",
+    "BruteForce", "COVARIANCE_TYPES", "ConditionalMoments", "ConvergenceMonitor", "DegenerateStateError",
     "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
     "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES",
-    "LikelihoodDecreaseWarning", "MStep", "NotPositiveDefiniteError", "Posteriors", "Priors",
-    "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "ViterbiPath", "backward", "cholesky_factors",
-    "compact_from_full", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
+    "LikelihoodDecreaseWarning", "MStep", "MissingPatterns", "NotPositiveDefiniteError", "Posteriors", "Priors",
+    "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "UnobservedFeatureError", "ViterbiPath", "backward",
+    "cholesky_factors", "compact_from_full", "conditional_moments", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
     "fit_em_restarts", "forward", "full_from_compact", "gaussian_log_density", "initial_params",
-    "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "occupancy",
-    "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
+    "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "missing_patterns",
+    "occupancy", "pattern_occupancy", "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
     "simulated_regime_params", "update_covars", "update_means", "update_startprob",
     "update_transmat", "viterbi",
 ]

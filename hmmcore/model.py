@@ -5,6 +5,10 @@ hmmlearn 0.3.3's keywords in its order with its defaults, and hmmlearn's own tes
 (``hmmlearn/tests/test_gaussian_hmm.py``) runs against this class. Everything it computes is
 a call to the layers below: :func:`hmmcore.initial_params`, :func:`hmmcore.fit_em_restarts`,
 and the parameter-level functions of :mod:`hmmcore.evaluation`.
+
+Unlike hmmlearn's, every method accepts observations with missing values, marked NaN
+(chapter 14): ``fit`` runs EM with the missing values, the evaluations use the density of the
+observed coordinates.
 """
 
 from __future__ import annotations
@@ -32,10 +36,9 @@ from .validation import (
     check_covars,
     check_enough_samples,
     check_hyperparameters,
-    check_lengths,
+    check_data,
     check_means,
     check_n_features,
-    check_observations,
     check_params,
     check_positive_int,
     check_random_state,
@@ -292,51 +295,53 @@ class GaussianHMM:
                                       K, n_features, "covars_")
         return given
 
-    def _starts(self, X, n_starts):
+    def _starts(self, X, n_starts, patterns):
         """``n_starts`` starting points drawn from ``random_state``, with hmmlearn's log
-        messages; X and the hyper-parameters are trusted."""
+        messages; X (with its missingness ``patterns``) and the hyper-parameters are trusted."""
         self.n_features = check_n_features(X, getattr(self, "n_features", None))
         given = self._given(X.shape[1])
         n_scalars = sum(self._get_n_fit_scalars_per_param()[letter] for letter in self.params)
-        if X.size < n_scalars:
+        n_values = X.size if patterns is None else int(np.count_nonzero(~np.isnan(X)))
+        if n_values < n_scalars:
             _log.warning("Fitting a model with %d free scalar parameters with only %d data points "
-                         "will result in a degenerate solution.", n_scalars, X.size)
+                         "will result in a degenerate solution.", n_scalars, n_values)
         check_enough_samples(X, self.n_components)
         random_state = check_random_state(self.random_state)
         return [initial_params(X, self.n_components, random_state, self.covariance_type, min_covar=self.min_covar,
-                               given=given, validate=False) for _ in range(n_starts)]
+                               given=given, patterns=patterns, validate=False) for _ in range(n_starts)]
 
     def _init(self, X, lengths=None):
         """Draw one starting point into the attributes (hmmlearn's ``_init``; ``lengths`` unused)."""
-        X = check_observations(X)
+        X, _, patterns = check_data(X, fitting=True)
         check_hyperparameters(self.get_params())
-        self._set(self._starts(X, 1)[0])
+        self._set(self._starts(X, 1, patterns)[0])
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, lengths=None) -> "GaussianHMM":
-        """Estimate the parameters by EM from ``n_init`` starts and keep the best; returns self."""
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
+        """Estimate the parameters by EM from ``n_init`` starts and keep the best; returns self.
+        ``X`` may have missing values (NaN)."""
+        X, lengths, patterns = check_data(X, lengths, fitting=True)
         priors = check_hyperparameters(self.get_params())
-        starts = self._starts(X, self.n_init)
+        starts = self._starts(X, self.n_init, patterns)
         monitors = [copy.deepcopy(self.monitor_) for _ in starts]
         for restart, monitor in enumerate(monitors):
             monitor.tol, monitor.n_iter, monitor.verbose = self.tol, self.n_iter, self.verbose
             monitor.name = f"restart {restart}: " if len(starts) > 1 else ""
         if self.implementation == "scaling":
             for start in starts:
-                self._scaling_checked(filtered(X, start, lengths, validate=False))
+                self._scaling_checked(filtered(X, start, lengths, patterns=patterns, validate=False))
         # With a covariance prior, a singular M-step is redone with SINGULAR_JITTER (hmmlearn
         # adds 1e-7 to such a covariance's diagonal when it evaluates the density).
         jitter = SINGULAR_JITTER if np.any(np.asarray(self.covars_prior) != 0) else 0.0
         options = EMOptions(self.covariance_type, self.reg_covar, priors, self.params)
         results = fit_em_restarts(X, starts, lengths, options, n_iter=self.n_iter, tol=self.tol,
-                                  monitors=monitors, singular_jitter=jitter, validate=False)
+                                  monitors=monitors, singular_jitter=jitter, patterns=patterns, validate=False)
         if all(result.collapse is not None for result in results):
             raise ValueError(f"every one of the {len(results)} restart(s) collapsed (see the "
                              f"DegenerateStateWarnings); first: {results[0].collapse}")
         fitted = [r.params._replace(covars=regularize_covars(r.params.covars, self.posthoc_reg_covar)) for r in results]
-        scores = np.array([-np.inf if r.collapse else score(X, p, lengths, validate=False) for r, p in zip(results, fitted)])
+        scores = np.array([-np.inf if r.collapse else score(X, p, lengths, patterns=patterns, validate=False)
+                           for r, p in zip(results, fitted)])
         best = int(np.argmax(scores))
         self._set(fitted[best])
         self.monitor_ = monitors[best]
@@ -349,13 +354,12 @@ class GaussianHMM:
 
     # -- evaluation --------------------------------------------------------------------------
     def _validated(self, X, lengths):
-        """Checked ``(X, lengths, params)`` for the evaluation methods."""
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
+        """Checked ``(X, lengths, params, patterns)`` for the evaluation methods."""
+        X, lengths, patterns = check_data(X, lengths)
         check_choice(self.implementation, "implementation", ("log", "scaling"))
         params = self._check()
         check_n_features(X, params.means.shape[1])
-        return X, lengths, params
+        return X, lengths, params, patterns
 
     def _scaling_checked(self, result):
         """``result``, or hmmlearn's underflow error of ``implementation="scaling"`` where its
@@ -370,13 +374,13 @@ class GaussianHMM:
 
     def score(self, X, lengths=None) -> float:
         """log P(X | lambda), summed over the sequences (Eq. 16)."""
-        X, lengths, params = self._validated(X, lengths)
-        return self._scaling_checked(filtered(X, params, lengths, validate=False)).log_likelihood
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).log_likelihood
 
     def score_samples(self, X, lengths=None):
         """``(log P(X | lambda), gamma)``: the log-likelihood and the smoothed posteriors."""
-        X, lengths, params = self._validated(X, lengths)
-        result = self._scaling_checked(posteriors(X, params, lengths, validate=False))
+        X, lengths, params, patterns = self._validated(X, lengths)
+        result = self._scaling_checked(posteriors(X, params, lengths, patterns=patterns, validate=False))
         return result.log_likelihood, result.gamma
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
@@ -386,8 +390,8 @@ class GaussianHMM:
     def filter_proba(self, X, lengths=None) -> np.ndarray:
         """Filtered probabilities P(q_t = i | X_1..X_t): what is known on day t, no look-ahead
         (hmmcore's addition)."""
-        X, lengths, params = self._validated(X, lengths)
-        return self._scaling_checked(filtered(X, params, lengths, validate=False)).alpha_hat
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).alpha_hat
 
     def decode(self, X, lengths=None, algorithm=None):
         """``(log_prob, state_sequence)`` with ``algorithm`` (default ``self.algorithm``).
@@ -397,11 +401,11 @@ class GaussianHMM:
         max_i gamma_t(i) (not a log-probability).
         """
         algorithm = check_choice(algorithm or self.algorithm, "algorithm", ("viterbi", "map"))
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, patterns = self._validated(X, lengths)
         if algorithm == "map":
-            gamma = self._scaling_checked(posteriors(X, params, lengths, validate=False)).gamma
+            gamma = self._scaling_checked(posteriors(X, params, lengths, patterns=patterns, validate=False)).gamma
             return float(gamma.max(axis=1).sum()), gamma.argmax(axis=1)
-        path = decode(X, params, lengths, validate=False)
+        path = decode(X, params, lengths, patterns=patterns, validate=False)
         return path.log_prob, path.path
 
     def predict(self, X, lengths=None) -> np.ndarray:
