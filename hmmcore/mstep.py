@@ -214,15 +214,15 @@ def pattern_occupancy(gamma, patterns) -> np.ndarray:
 
     Examples
     --------
-    Each row's gamma goes to its pattern: 0, complete (the middle row), 1, missing the second
-    feature (the first row), 2, missing the first (the last row).
+    Each row's gamma goes to its pattern: 0, complete (the middle row), 1, missing the first
+    feature (the last row), 2, missing the second (the first row).
 
     >>> from hmmcore import missing_patterns
     >>> X = np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, 1.0]])
     >>> pattern_occupancy([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]], missing_patterns(X))
     array([[1.  , 0.  ],
-           [0.5 , 0.5 ],
-           [0.25, 0.75]])
+           [0.25, 0.75],
+           [0.5 , 0.5 ]])
     """
     gamma = np.asarray(gamma, dtype=np.float64)
     out = np.zeros((len(patterns.order), gamma.shape[1]))

@@ -143,6 +143,33 @@ def sample(params, T, rng):
     return sample_hmm(rng, params, T)[0]
 
 
+# ------------------------------------------------------------------ the patterns themselves
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 17])
+def test_missing_patterns_against_a_plain_loop(n_features):
+    """The patterns (a table of codes up to 16 features, sorted packed bytes beyond) against a
+    dictionary built row by row: the same numbering by code, each row's pattern, and each
+    pattern's observed features listed first."""
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(300, n_features))
+    X[rng.random(X.shape) < (0.6 if n_features > 3 else 0.3)] = np.nan
+    codes = {0}
+    for row in np.isnan(X):
+        codes.add(sum(1 << d for d in np.flatnonzero(row)))
+    number = {code: p for p, code in enumerate(sorted(codes))}
+    patterns = hmmcore.missing_patterns(X)
+    for t, row in enumerate(np.isnan(X)):
+        p = number[sum(1 << d for d in np.flatnonzero(row))]
+        assert patterns.row_pattern[t] == p
+        assert np.array_equal(patterns.observed[p], ~row)
+        observed, missing = np.flatnonzero(~row), np.flatnonzero(row)
+        assert np.array_equal(patterns.order[p], np.concatenate([observed, missing]))
+        assert patterns.n_observed[p] == len(observed)
+    assert len(patterns.order) == len(codes) and patterns.observed[0].all()
+    assert np.array_equal(patterns.incomplete_rows, np.flatnonzero(np.isnan(X).any(axis=1)))
+
+
 # ------------------------------------------ E-step: integration + enumeration of all paths
 
 
