@@ -1,7 +1,7 @@
 """The exact oracle: enumerate all K^T hidden paths (only for tiny problems).
 
 Every identity of the E-step can be checked against these sums, which use nothing but the
-definition of the joint probability, Eq. (4), and Eq. (2) for the marginal likelihood.
+definition of the joint probability (the derivation's (4)) and of the marginal likelihood (its (2)).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ class BruteForce(NamedTuple):
     paths: np.ndarray
     """(K^T, T) every state sequence Q = (q_1, ..., q_T)."""
     log_joint: np.ndarray
-    """(K^T,) log P(O, Q | lambda) of each path, Eq. (4)."""
+    """(K^T,) log P(O, Q | lambda) of each path, :eq:`seed-4`."""
     log_likelihood: float
-    """log P(O | lambda) = log sum_Q P(O, Q | lambda), Eq. (2)."""
+    """log P(O | lambda) = log sum_Q P(O, Q | lambda), :eq:`seed-2`."""
     gamma: np.ndarray
     """(T, K) P(q_t = i | O), summed over paths."""
     xi: np.ndarray
@@ -39,7 +39,26 @@ class BruteForce(NamedTuple):
 
 
 def joint_log_prob(path, startprob, transmat, log_b) -> float:
-    """Eq. (5): log pi_{q_1} + sum_t log A_{q_{t-1} q_t} + sum_t log b_{q_t}(O_t) for one path."""
+    """log P(O, Q | lambda) of one path, :eq:`seed-5`: log pi_{q_1} + sum_t log A_{q_{t-1} q_t}
+    + sum_t log b_{q_t}(O_t).
+
+    Parameters
+    ----------
+    path : sequence of int, length T
+    startprob, transmat, log_b : array_like
+        Shapes (K,), (K, K), (T, K); trusted (see :func:`enumerate_paths`).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> value = joint_log_prob([0, 1], np.array([0.5, 0.5]), np.array([[0.75, 0.25], [0.5, 0.5]]),
+    ...                        np.zeros((2, 2)))
+    >>> bool(np.isclose(value, np.log(0.5 * 0.25)))
+    True
+    """
     path = np.asarray(path)
     with np.errstate(divide="ignore"):
         value = np.log(startprob[path[0]])
@@ -48,7 +67,30 @@ def joint_log_prob(path, startprob, transmat, log_b) -> float:
 
 
 def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
-    """Exact log-likelihood, posteriors and best path by summing over all K^T paths."""
+    """The exact oracle: log-likelihood (:eq:`seed-2`), posteriors and best path by summing over
+    all K^T paths.
+
+    Parameters
+    ----------
+    startprob : array_like, shape (K,)
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+
+    Returns
+    -------
+    BruteForce
+
+    Raises
+    ------
+    ValueError
+        If K^T exceeds ``MAX_PATHS``.
+
+    Examples
+    --------
+    >>> exact = enumerate_paths([0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]], np.log([[0.5, 0.1], [0.2, 0.4]]))
+    >>> len(exact.paths), exact.gamma.sum(axis=1)
+    (4, array([1., 1.]))
+    """
     startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
     if n_states**n_steps > MAX_PATHS:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The covariance types, as hmmlearn names them.
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 

@@ -25,8 +25,24 @@ FEATURES = ("return", "range", "volume_change")
 
 
 def load_sp500():
-    """Daily S&P 500 bars (a pandas DataFrame: Open, High, Low, Close, Adj Close, Volume) from
-    ``arch.data.sp500``."""
+    """Daily S&P 500 bars, 1999–2018, from the data that ship inside the ``arch`` package.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Open, High, Low, Close, Adj Close, Volume, indexed by date.
+
+    Raises
+    ------
+    ImportError
+        If ``arch`` is not installed.
+
+    Examples
+    --------
+    >>> bars = load_sp500()
+    >>> list(bars.columns[:4]), str(bars.index[0].date())
+    (['Open', 'High', 'Low', 'Close'], '1999-01-04')
+    """
     try:
         from arch.data import sp500
     except ImportError as error:  # pragma: no cover - arch is a listed dependency
@@ -41,6 +57,29 @@ def market_features(ohlcv):
     * ``return``: log(Close_t / Close_{t-1});
     * ``range``: (High_t - Low_t) / Close_t, the bar's high-low range as a fraction of price;
     * ``volume_change``: log(Volume_t / Volume_{t-1}).
+
+    Parameters
+    ----------
+    ohlcv : pandas.DataFrame
+        With strictly positive High, Low, Close and Volume columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``FEATURES``, one row per bar after the first.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing or not strictly positive.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bars = pd.DataFrame({"High": [11.0, 12.0], "Low": [9.0, 10.0], "Close": [10.0, 11.0],
+    ...                      "Volume": [100.0, 100.0]})
+    >>> market_features(bars).round(4).values.tolist()   # log(11/10), 2/11, log(1)
+    [[0.0953, 0.1818, 0.0]]
     """
     required = {"High", "Low", "Close", "Volume"}
     missing = required - set(ohlcv.columns)
@@ -66,7 +105,7 @@ class RegimeSimulation(NamedTuple):
     X: np.ndarray
     """(n, 3) simulated features: return, range, volume change."""
     states: np.ndarray
-    """(n,) hidden regime index into :data:`SIMULATED_REGIMES`."""
+    """(n,) hidden regime index into ``SIMULATED_REGIMES``."""
 
 
 #: Three-feature regimes for simulation. Returns follow the lesson; the range and volume
@@ -98,7 +137,20 @@ SIMULATED_TRANSMAT = np.array([
 
 
 def simulated_regime_params():
-    """(startprob, transmat, means, covars) of the three simulated regimes."""
+    """The parameters of the three simulated regimes (``SIMULATED_REGIMES``,
+    ``SIMULATED_TRANSMAT``, a uniform start).
+
+    Returns
+    -------
+    tuple
+        ``(startprob, transmat, means, covars)`` with shapes (3,), (3, 3), (3, 3), (3, 3, 3).
+
+    Examples
+    --------
+    >>> startprob, transmat, means, covars = simulated_regime_params()
+    >>> (1 / (1 - np.diag(transmat))).round()   # expected durations in days
+    array([50., 20., 33.])
+    """
     means = np.array([regime["mean"] for regime in SIMULATED_REGIMES.values()], dtype=float)
     covars = np.array([
         np.outer(regime["std"], regime["std"]) * np.array(regime["corr"]) for regime in SIMULATED_REGIMES.values()
@@ -108,8 +160,25 @@ def simulated_regime_params():
 
 
 def simulate_regimes(n_samples: int, rng=None) -> RegimeSimulation:
-    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of :data:`SIMULATED_REGIMES`
-    (:func:`hmmcore.sample` with a numpy ``Generator`` seeded by ``rng``)."""
+    """Draw ``n_samples`` bars from the three-regime Gaussian HMM of ``SIMULATED_REGIMES``.
+
+    Parameters
+    ----------
+    n_samples : int
+    rng : None, int or numpy.random.Generator
+        Seeds a numpy ``Generator`` (:func:`hmmcore.sample`).
+
+    Returns
+    -------
+    RegimeSimulation
+        ``X`` (n_samples, 3) and ``states`` (n_samples,).
+
+    Examples
+    --------
+    >>> simulation = simulate_regimes(5, rng=0)
+    >>> simulation.X.shape, bool(np.all(simulation.states < 3))
+    ((5, 3), True)
+    """
     params = HMMParams(*simulated_regime_params())
     X, states = sample(params, n_samples, np.random.default_rng(rng), validate=False)
     return RegimeSimulation(X, states)

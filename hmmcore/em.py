@@ -2,7 +2,8 @@
 
 One iteration is an E-step, :func:`hmmcore.posteriors` (the log-densities of Eq. 29, then the
 forward-backward recursions of every sequence: the log-likelihood, gamma and the summed xi),
-followed by an M-step, :func:`m_step` (Eqs. 28, 27, 35 and 41, each its own function).
+followed by an M-step, :func:`m_step` (the derivation's updates (28), (27), (35) and (41), each its
+own function).
 :func:`em_step` is their composition. :func:`fit_em` repeats them from one start until its
 :class:`ConvergenceMonitor` says stop; :func:`fit_em_restarts` runs several starts in parallel
 threads.
@@ -111,10 +112,11 @@ class EMStep(NamedTuple):
 
 def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
            *, patterns=None, validate: bool = True) -> MStep:
-    """The M-step: Eqs. (28), (27), (35), (41) from the E-step's ``stats``, with the priors and
+    """The M-step, :eq:`alg-mstep`: the updates :eq:`seed-28`, :eq:`seed-27`, :eq:`seed-35` and
+    :eq:`seed-41` from the E-step's ``stats``, with the priors and
     options of ``options``; parameters not named in ``options.update`` are kept. With missing
     values, the means and covariances maximise the Q-function with the missing coordinates
-    integrated out (chapter 14).
+    integrated out (:eq:`missing-means-update`, :eq:`missing-covars-update`).
 
     Parameters
     ----------
@@ -192,8 +194,8 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
 
 def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
             *, patterns=None, validate: bool = True) -> EMStep:
-    """One Baum-Welch iteration from ``params``: the E-step, then the M-step. ``X`` may have
-    missing values (NaN; ``patterns`` as in :func:`m_step`).
+    """One Baum-Welch iteration from ``params``: the E-step :eq:`alg-estep`, then the M-step
+    :eq:`alg-mstep`. ``X`` may have missing values (NaN; ``patterns`` as in :func:`m_step`).
 
     Returns
     -------

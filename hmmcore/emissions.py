@@ -1,4 +1,4 @@
-r"""Gaussian emission log-densities, Eq. (29) of the book, and with missing values the
+r"""Gaussian emission log-densities: the derivation's equation (29); with missing values, the
 density of the observed coordinates and the conditional moments of the missing ones
 (chapter 14).
 
@@ -71,7 +71,7 @@ def cholesky_factors(covars: np.ndarray, name: str = "covars") -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _log_density_loop(X, means, factors, out):
-    r"""Eq. (29) for every t and k, with :math:`\Sigma_k = L_k L_k^\top`:
+    r"""The derivation's (29) for every t and k, with :math:`\Sigma_k = L_k L_k^\top`:
 
     .. math::
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \sum_d \log L_{k,dd} - \tfrac12 \|z\|^2,
@@ -168,8 +168,9 @@ def _marginal_log_density_loop(X, means, order, n_observed, row_pattern, rows, f
 
 
 def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, validate: bool = True) -> np.ndarray:
-    r"""Eq. (29): ``log N(x_t; mu_k, Sigma_k)`` for every t and k; with missing values (NaN),
-    the log-density of each row's observed coordinates (chapter 14).
+    r"""The Gaussian log-density, :eq:`seed-29`: ``log N(x_t; mu_k, Sigma_k)`` for every t and k;
+    with missing values (NaN), the log-density of each row's observed coordinates,
+    :eq:`missing-density`.
 
     .. math::
         \log b_k(x_t) = -\tfrac{D}{2}\log 2\pi - \tfrac12\log|\Sigma_k|
@@ -235,7 +236,8 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, vali
 
 class ConditionalMoments(NamedTuple):
     r"""The missing coordinates' conditional moments given the observed ones, in each state
-    (chapter 14): the expected sufficient statistics of the M-step with missing values."""
+    (:eq:`missing-conditional`): the expected sufficient statistics of the M-step with missing
+    values."""
 
     completed: np.ndarray
     r"""(K, T, D) :math:`\hat x_{tk} = \mathbb E[x_t \mid x_{t,o}, q_t = k]`: row t as observed,
@@ -288,8 +290,8 @@ def _conditional_covariances(factors: np.ndarray, patterns: MissingPatterns) -> 
 
 def conditional_moments(X, means, covars, *, cholesky=None, patterns=None,
                         validate: bool = True) -> ConditionalMoments:
-    r"""The conditional Gaussian of chapter 14: in each state k, the missing coordinates of
-    each row given its observed ones,
+    r"""The conditional Gaussian, :eq:`missing-conditional`: in each state k, the missing
+    coordinates of each row given its observed ones,
 
     .. math::
         \hat x_{tk,m} = \mu_{k,m} + \Sigma_{k,mo}\Sigma_{k,oo}^{-1}(x_{t,o} - \mu_{k,o}), \qquad

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .validation import check_hmm_sequence
+from .validation import check_hmm_sequence, check_log_scale
 
 
 class Forward(NamedTuple):
@@ -45,20 +45,20 @@ class Forward(NamedTuple):
     log_scale: np.ndarray
     """(T,) log c_t = log P(O_t | O_1..O_{t-1})."""
     log_likelihood: float
-    """log P(O | lambda) = sum_t log c_t, Eq. (16)."""
+    """log P(O | lambda) = sum_t log c_t, :eq:`e-step-log-likelihood`."""
 
 
 class Posteriors(NamedTuple):
     """Everything the E-step produces for one sequence."""
 
     log_likelihood: float
-    """log P(O | lambda), Eq. (16) summed in log space."""
+    """log P(O | lambda), :eq:`seed-16`, summed in log space."""
     gamma: np.ndarray
-    """(T, K) gamma_t(i) = P(q_t = i | O), Eq. (17)."""
+    """(T, K) gamma_t(i) = P(q_t = i | O), :eq:`seed-17`."""
     xi_sum: np.ndarray
-    """(K, K) sum over t of xi_t(i, j): expected number of i -> j transitions, Eq. (21) summed."""
+    """(K, K) sum over t of xi_t(i, j), :eq:`seed-21`: the expected number of i -> j transitions."""
     xi: np.ndarray | None
-    """(T-1, K, K) xi_t(i, j) = P(q_t = i, q_{t+1} = j | O), Eq. (21); None unless requested."""
+    """(T-1, K, K) xi_t(i, j) = P(q_t = i, q_{t+1} = j | O), :eq:`seed-21`; None unless requested."""
     alpha_hat: np.ndarray
     """(T, K) scaled forward variables (filtered probabilities)."""
     beta_hat: np.ndarray
@@ -227,11 +227,36 @@ def _posterior_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum
 
 
 def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:
-    """The scaled forward pass over one sequence: filtered probabilities, log c_t and
-    log P(O | lambda) (Eq. 16).
+    """The scaled forward pass over one sequence, :eq:`e-step-scaled-recursion`: the filtered
+    probabilities, log c_t and log P(O | lambda), :eq:`e-step-log-likelihood`.
 
-    ``startprob`` (K,), ``transmat`` (K, K), ``log_b`` (T, K) with ``log_b[t, k] = log b_k(O_t)``;
-    ``validate=False`` skips the input checks (for callers that have made them).
+    Parameters
+    ----------
+    startprob : array_like, shape (K,)
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+        ``log_b[t, k] = log b_k(O_t)``, e.g. from :func:`hmmcore.gaussian_log_density`;
+        ``-inf`` is allowed.
+    validate : bool
+        False skips the input checks, for callers that made them.
+
+    Returns
+    -------
+    Forward
+        ``alpha_hat`` (T, K), ``log_scale`` (T,), ``log_likelihood``.
+
+    Raises
+    ------
+    ImpossibleObservationError
+        If the observations have probability zero under the parameters.
+
+    Examples
+    --------
+    With one state the state is certain and log P(O) is the sum of the log-densities:
+
+    >>> result = forward([1.0], [[1.0]], [[-1.0], [-2.0]])
+    >>> result.alpha_hat.ravel(), result.log_likelihood
+    (array([1., 1.]), -3.0)
     """
     if validate:
         startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
@@ -251,16 +276,35 @@ def _forward(startprob, transmat, log_b):
 
 
 def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray:
-    """The scaled backward pass over one sequence: ``beta_hat`` (T, K), from the forward pass's
-    ``log_scale`` (T,)."""
+    """The scaled backward pass over one sequence, :eq:`e-step-beta-recursion` divided by the
+    forward pass's scale factors.
+
+    Parameters
+    ----------
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+    log_scale : array_like, shape (T,)
+        log c_t from :func:`forward`.
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        ``beta_hat``, with ``alpha_hat * beta_hat`` equal to gamma.
+
+    Examples
+    --------
+    The product of the scaled forward and backward variables is gamma:
+
+    >>> startprob, transmat = [0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]]
+    >>> log_b = np.log([[0.5, 0.1], [0.2, 0.4], [0.3, 0.3]])
+    >>> passed = forward(startprob, transmat, log_b)
+    >>> beta_hat = backward(transmat, log_b, passed.log_scale)
+    >>> bool(np.allclose(passed.alpha_hat * beta_hat, e_step(startprob, transmat, log_b).gamma))
+    True
+    """
     if validate:
         _, transmat, log_b = check_hmm_sequence(None, transmat, log_b)
-        log_scale = np.asarray(log_scale, dtype=np.float64)
-        if log_scale.shape != (log_b.shape[0],):
-            raise ValueError(
-                f"`log_scale` must have shape ({log_b.shape[0]},), one entry per time step; "
-                f"got shape {log_scale.shape}."
-            )
+        log_scale = check_log_scale(log_scale, log_b.shape[0])
     with np.errstate(over="ignore", under="ignore"):
         density_over_scale = np.exp(log_b - log_scale[:, None])
     # b_j(O_t) / c_t can overflow only for a state the past forbids (c_t >= its predicted
@@ -272,9 +316,37 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
 
 
 def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: bool = True) -> Posteriors:
-    """Forward, backward, gamma (Eq. 17) and xi summed over t (Eq. 21) for one sequence.
+    """The E-step of one sequence: forward, backward, gamma (:eq:`seed-17`) and xi summed over t
+    (:eq:`seed-21`).
 
-    The (T-1, K, K) array of every xi_t is built only with ``return_xi=True``.
+    Parameters
+    ----------
+    startprob : array_like, shape (K,)
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+    return_xi : bool
+        Also store every xi_t, a (T - 1, K, K) array.
+
+    Returns
+    -------
+    Posteriors
+
+    Raises
+    ------
+    ImpossibleObservationError
+        If the observations have probability zero under the parameters.
+
+    Examples
+    --------
+    Each gamma_t is a distribution; the expected transitions add up to T - 1; at the last step
+    nothing lies ahead, so gamma_T is the filtered distribution:
+
+    >>> log_b = np.log([[0.5, 0.1], [0.2, 0.4], [0.3, 0.3]])
+    >>> post = e_step([0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]], log_b)
+    >>> post.gamma.sum(axis=1), round(float(post.xi_sum.sum()), 12)
+    (array([1., 1., 1.]), 2.0)
+    >>> bool(np.allclose(post.gamma[-1], post.alpha_hat[-1]))
+    True
     """
     if validate:
         startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
@@ -298,5 +370,24 @@ def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: boo
 
 
 def log_likelihood(startprob, transmat, log_b) -> float:
-    """log P(O | lambda) for one sequence (Eq. 16), from the forward pass alone."""
+    """log P(O | lambda) of one sequence, :eq:`seed-16`, from the forward pass alone.
+
+    Parameters
+    ----------
+    startprob : array_like, shape (K,)
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    States with the same densities cannot be told apart: log P(O) is then the sum of the
+    log-densities, whatever pi and A are.
+
+    >>> log_likelihood([0.3, 0.7], [[0.9, 0.1], [0.4, 0.6]], [[-1.0, -1.0], [-2.0, -2.0]])
+    -3.0
+    """
     return forward(startprob, transmat, log_b).log_likelihood

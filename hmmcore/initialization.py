@@ -98,7 +98,7 @@ def initial_params(
     pi and each row of A are Dirichlet draws with concentration 1/K; the means are k-means++
     centres of the data (SciPy's ``kmeans2``, one run, seeded from ``random_state``); every
     state starts with the data's covariance plus ``min_covar * I``, in the covariance type's
-    form (:func:`hmmcore.covariances.initial_covars`). They are drawn in that order, as hmmlearn
+    form (``covariances.initial_covars``). They are drawn in that order, as hmmlearn
     draws them, so an int seed gives hmmlearn's pi and A. With missing values, the data's
     covariance is its maximum-likelihood estimate and k-means++ runs on the rows (those with a
     value observed) completed by their conditional means (:func:`gaussian_moments`).

@@ -318,8 +318,26 @@ class GaussianHMM:
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, lengths=None) -> "GaussianHMM":
-        """Estimate the parameters by EM from ``n_init`` starts and keep the best; returns self.
-        ``X`` may have missing values (NaN)."""
+        """Estimate the parameters by EM from ``n_init`` starts and keep the best.
+        ``X`` may have missing values (NaN, chapter 14).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+            The observations, NaN where a value is missing.
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        GaussianHMM
+            self, fitted.
+
+        Raises
+        ------
+        ValueError
+            For bad data or hyper-parameters (naming them), or if every restart collapsed.
+        """
         X, lengths, patterns = check_data(X, lengths, fitting=True)
         priors = check_hyperparameters(self.get_params())
         starts = self._starts(X, self.n_init, patterns)
@@ -373,32 +391,100 @@ class GaussianHMM:
         return result
 
     def score(self, X, lengths=None) -> float:
-        """log P(X | lambda), summed over the sequences (Eq. 16)."""
+        """log P(X | lambda), summed over the sequences, :eq:`seed-16`.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        float
+        """
         X, lengths, params, patterns = self._validated(X, lengths)
         return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).log_likelihood
 
     def score_samples(self, X, lengths=None):
-        """``(log P(X | lambda), gamma)``: the log-likelihood and the smoothed posteriors."""
+        """The log-likelihood and the smoothed posteriors.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        log_likelihood : float
+        gamma : ndarray, shape (T, K)
+        """
         X, lengths, params, patterns = self._validated(X, lengths)
         result = self._scaling_checked(posteriors(X, params, lengths, patterns=patterns, validate=False))
         return result.log_likelihood, result.gamma
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
-        """Smoothed posteriors gamma_t(i) = P(q_t = i | all of X), Eq. (17): uses the future."""
+        """Smoothed posteriors gamma_t(i) = P(q_t = i | all of X), :eq:`seed-17`: they use the
+        future.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        ndarray, shape (T, K)
+        """
         return self.score_samples(X, lengths)[1]
 
     def filter_proba(self, X, lengths=None) -> np.ndarray:
         """Filtered probabilities P(q_t = i | X_1..X_t): what is known on day t, no look-ahead
-        (hmmcore's addition)."""
+        (hmmcore's addition; :eq:`regimes-filtered`).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        ndarray, shape (T, K)
+
+        Examples
+        --------
+        Day t's row does not change when later days are added (unlike ``predict_proba``):
+
+        >>> from hmmcore import GaussianHMM, simulate_regimes
+        >>> X = simulate_regimes(300, rng=1).X
+        >>> model = GaussianHMM(2, covariance_type="full", random_state=0).fit(X)
+        >>> bool(np.array_equal(model.filter_proba(X[:100]), model.filter_proba(X)[:100]))
+        True
+        """
         X, lengths, params, patterns = self._validated(X, lengths)
         return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).alpha_hat
 
     def decode(self, X, lengths=None, algorithm=None):
-        """``(log_prob, state_sequence)`` with ``algorithm`` (default ``self.algorithm``).
+        """The decoded states and a score, with ``algorithm`` (default ``self.algorithm``).
 
         "viterbi": the most probable path Q* and log P(X, Q* | lambda). "map": each step's most
         probable state argmax_i gamma_t(i) and, as hmmlearn returns it, the sum over t of
         max_i gamma_t(i) (not a log-probability).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+        algorithm : {"viterbi", "map"}, optional
+
+        Returns
+        -------
+        log_prob : float
+        state_sequence : ndarray of int, shape (T,)
         """
         algorithm = check_choice(algorithm or self.algorithm, "algorithm", ("viterbi", "map"))
         X, lengths, params, patterns = self._validated(X, lengths)
@@ -409,13 +495,36 @@ class GaussianHMM:
         return path.log_prob, path.path
 
     def predict(self, X, lengths=None) -> np.ndarray:
-        """The decoded states (``decode`` with ``self.algorithm``)."""
+        """The decoded states (``decode`` with ``self.algorithm``).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        ndarray of int, shape (T,)
+        """
         return self.decode(X, lengths)[1]
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
-        """Draw ``(X, states)``: (n_samples, D) observations and their hidden states
-        (:func:`hmmcore.sample`; ``random_state=None`` uses the model's; ``currstate`` is the
-        state of the first sample)."""
+        """Draw observations and their hidden states (:func:`hmmcore.sample`).
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+            None: the model's ``random_state``.
+        currstate : int, optional
+            The state of the first sample (e.g. the last state of an earlier call).
+
+        Returns
+        -------
+        X : ndarray, shape (n_samples, D)
+        states : ndarray of int, shape (n_samples,)
+        """
         params = self._check()
         n_samples = check_positive_int(n_samples, "n_samples")
         if currstate is not None:
@@ -424,7 +533,12 @@ class GaussianHMM:
         return sample(params, n_samples, random_state, currstate, validate=False)
 
     def get_stationary_distribution(self) -> np.ndarray:
-        """The stationary distribution of A: its left eigenvector of eigenvalue 1, normalised."""
+        """The stationary distribution of A: its left eigenvector of eigenvalue 1, normalised.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+        """
         if not hasattr(self, "transmat_"):
             raise _not_fitted("this GaussianHMM has no transmat_: call `fit` or set it first.")
         transmat = check_transmat(self.transmat_, self.n_components, "transmat_")
@@ -439,14 +553,41 @@ class GaussianHMM:
         return {"s": K - 1, "t": K * (K - 1), "m": K * D, "c": n_covariance_parameters(self.covariance_type, K, D)}
 
     def n_parameters(self) -> int:
-        """The number of free scalar parameters, as hmmlearn's ``aic`` and ``bic`` count them."""
+        """The number of free scalar parameters, as hmmlearn's ``aic`` and ``bic`` count them.
+
+        Returns
+        -------
+        int
+        """
         self._check()
         return int(sum(self._get_n_fit_scalars_per_param().values()))
 
     def aic(self, X, lengths=None) -> float:
-        """Akaike information criterion, -2 log L + 2 p (lower is better)."""
+        """Akaike information criterion, -2 log L + 2 p (lower is better).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        float
+        """
         return -2.0 * self.score(X, lengths) + 2.0 * self.n_parameters()
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion, -2 log L + p log T (lower is better)."""
+        """Bayesian information criterion, -2 log L + p log T (lower is better).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        float
+        """
         return -2.0 * self.score(X, lengths) + self.n_parameters() * np.log(len(X))

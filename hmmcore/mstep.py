@@ -79,7 +79,7 @@ def _dirichlet_map(counts, prior, previous):
 
 
 def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *, validate=True):
-    r"""Eq. (28): :math:`\hat\pi_i = \gamma_1(i)`, averaged over the starts of the sequences.
+    r"""The update of pi, :eq:`seed-28`: :math:`\hat\pi_i = \gamma_1(i)`, averaged over the starts of the sequences.
 
     With a Dirichlet prior of concentration :math:`a_i` (chapter 11):
     :math:`\hat\pi_i \propto \max(a_i - 1 + \sum_s \gamma^{(s)}_1(i), 0)`.
@@ -121,7 +121,7 @@ def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *,
 
 
 def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True):
-    r"""Eq. (27): :math:`\hat A_{ij} = \sum_t \xi_t(i,j) / \sum_t \gamma_t(i)`.
+    r"""The update of A, :eq:`seed-27`: :math:`\hat A_{ij} = \sum_t \xi_t(i,j) / \sum_t \gamma_t(i)`.
 
     The denominator is the row sum of ``xi_sum`` (Eq. 22: summing xi over j gives gamma), taken
     over the same time steps as the numerator, so every row of the result sums to 1. With a
@@ -184,7 +184,7 @@ def _weighted_sums_loop(X, gamma, first):
 
 @njit(cache=True, nogil=True)
 def _scatter_loop(X, gamma, means, scatter):
-    r"""The numerator of Eq. (41), the scatter about the given means, entry by entry:
+    r"""The numerator of the derivation's (41), the scatter about the given means, entry by entry:
     :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
@@ -257,6 +257,14 @@ def _expected_scatter(moments, gamma, means) -> np.ndarray:
 def occupancy(gamma) -> np.ndarray:
     r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state.
 
+    Parameters
+    ----------
+    gamma : array_like, shape (T, K)
+
+    Returns
+    -------
+    ndarray, shape (K,)
+
     Examples
     --------
     >>> occupancy(np.array([[0.75, 0.25], [0.5, 0.5]]))
@@ -274,12 +282,12 @@ def _checked_gamma(X, gamma):
 
 
 def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, moments=None, validate=True):
-    r"""Eq. (35): :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
+    r"""The update of the means, :eq:`seed-35`: :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
 
-    With a normal prior of mean :math:`m_k` and weight :math:`\tau_k` (chapter 11):
+    With a normal prior of mean :math:`m_k` and weight :math:`\tau_k` (:eq:`map-means-update`):
     :math:`\hat\mu_k = (\tau_k m_k + \sum_t \gamma_t(k) x_t) / (\tau_k + N_k)`. With missing
-    values (chapter 14), :math:`x_t` is replaced by :math:`\hat x_{tk}`, row t completed by its
-    conditional mean in state k.
+    values, :math:`x_t` is replaced by :math:`\hat x_{tk}`, row t completed by its conditional
+    mean in state k (:eq:`missing-means-update`).
 
     Parameters
     ----------
@@ -371,7 +379,7 @@ def _covars_spherical(occupancies, numerator, covars_prior, covars_weight):
     return variances.mean(axis=1)[:, None, None] * np.eye(numerator.shape[-1]), empty
 
 
-#: The covariance update of each type, from the occupancies and the numerator of Eq. (41).
+#: The covariance update of each type, from the occupancies and the numerator of the derivation's (41).
 COVARIANCE_UPDATES = {
     "full": _covars_full,
     "diag": _covars_diag,
@@ -395,14 +403,14 @@ def update_covars(
     moments=None,
     validate: bool = True,
 ) -> np.ndarray:
-    r"""Eq. (41): the gamma-weighted scatter of each state about its *new* mean.
+    r"""The update of the covariances, :eq:`seed-41`: the gamma-weighted scatter of each state about its *new* mean.
 
     .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(x_t-\hat\mu_k)(x_t-\hat\mu_k)^\top}
               {\sum_t\gamma_t(k)} \; (+\ \texttt{reg\_covar}\cdot I)
 
-    With missing values (chapter 14) the scatter is that of the completed rows
-    :math:`\hat x_{tk}` plus the conditional covariances of the missing coordinates,
-    :math:`\sum_t \gamma_t(k) C_{tk}`: the *expected* scatter.
+    With missing values the scatter is that of the completed rows :math:`\hat x_{tk}` plus the
+    conditional covariances of the missing coordinates, :math:`\sum_t \gamma_t(k) C_{tk}`: the
+    *expected* scatter (:eq:`missing-covars-update`).
 
     Parameters
     ----------
@@ -411,7 +419,7 @@ def update_covars(
     gamma : array_like, shape (T, K)
         The E-step's posteriors.
     means : array_like, shape (K, D)
-        The *updated* means of Eq. (35).
+        The *updated* means of :eq:`seed-35`.
     previous : array_like, shape (K, D, D), optional
         The current covariances, kept for a state with zero occupancy (an error without them).
     reg_covar : float
@@ -475,6 +483,21 @@ def update_covars(
 
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:
     r"""Post-hoc regularisation of the source system: :math:`\Sigma_k \leftarrow \Sigma_k + \lambda I`.
+
+    Parameters
+    ----------
+    covars : array_like, shape (K, D, D)
+    reg_covar : float
+        lambda >= 0.
+
+    Returns
+    -------
+    ndarray, shape (K, D, D)
+
+    Raises
+    ------
+    ValueError
+        If ``reg_covar`` is negative or not finite.
 
     Examples
     --------

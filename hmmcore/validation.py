@@ -288,6 +288,15 @@ def check_hmm_sequence(startprob, transmat, log_b):
     return startprob, transmat, log_b
 
 
+def check_log_scale(log_scale, n_steps: int) -> np.ndarray:
+    """log c_t of a forward pass: one finite number per time step."""
+    log_scale = as_float_array(log_scale, "log_scale")
+    if log_scale.shape != (n_steps,):
+        raise ValueError(f"`log_scale` must have shape ({n_steps},), one entry per time step; got shape {log_scale.shape}.")
+    check_finite(log_scale, "log_scale")
+    return log_scale
+
+
 def check_posteriors(gamma, n_steps: int, name: str = "gamma") -> np.ndarray:
     """A (T, K) matrix of state probabilities, one row per observation."""
     gamma = as_float_array(gamma, name)

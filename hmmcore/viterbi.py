@@ -62,7 +62,33 @@ def _viterbi_loop(log_startprob, log_transmat, log_b, path):
 
 
 def viterbi(startprob, transmat, log_b, *, validate: bool = True) -> ViterbiPath:
-    """The Viterbi path of one sequence: ``argmax_Q P(O, Q | lambda)`` and its log-probability."""
+    """The Viterbi path of one sequence, :eq:`viterbi-recursion`: ``argmax_Q P(O, Q | lambda)``
+    and its log-probability.
+
+    Parameters
+    ----------
+    startprob : array_like, shape (K,)
+    transmat : array_like, shape (K, K)
+    log_b : array_like, shape (T, K)
+
+    Returns
+    -------
+    ViterbiPath
+
+    Raises
+    ------
+    ImpossibleObservationError
+        If every path has probability zero.
+
+    Examples
+    --------
+    Each day's density points clearly at one state; with uniform pi and A the best path follows
+    them, and its log-probability is 3 log(1/2) (pi, then two transitions; log b = 0 on it):
+
+    >>> path = viterbi([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[0.0, -10.0], [-10.0, 0.0], [-10.0, 0.0]])
+    >>> path.path, bool(np.isclose(path.log_prob, 3 * np.log(0.5)))
+    (array([0, 1, 1]), True)
+    """
     if validate:
         startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
     with np.errstate(divide="ignore"):
