@@ -4,6 +4,7 @@
 book equation                  function                                   module
 =============================  =========================================  ================
 (2) marginal likelihood        ``enumerate_paths`` (exact oracle)         brute_force
+missing coordinates, oracle    ``integrate_missing`` (numerical)          brute_force
 (13)-(15) alpha, beta          ``forward``, ``backward``                  inference
 (16) log P(O | lambda)         ``log_likelihood``, ``forward``            inference
 (17) gamma, (21) xi            ``e_step``                                 inference
@@ -40,7 +41,7 @@ Every recursion is written once, as the loop the book derives, and compiled with
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
-from .brute_force import BruteForce, enumerate_paths, joint_log_prob
+from .brute_force import BruteForce, IntegratedMoments, enumerate_paths, integrate_missing, joint_log_prob
 from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
 from .data import (
     FEATURES,
@@ -92,11 +93,13 @@ from .viterbi import ViterbiPath, viterbi
 __all__ = [
     "BruteForce", "COVARIANCE_TYPES", "ConditionalMoments", "ConvergenceMonitor", "DegenerateStateError",
     "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
-    "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES",
+    "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "IntegratedMoments",
+    "LESSON_REGIMES",
     "LikelihoodDecreaseWarning", "MStep", "MissingPatterns", "NotPositiveDefiniteError", "Posteriors", "Priors",
     "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "UnobservedFeatureError", "ViterbiPath", "backward",
     "cholesky_factors", "compact_from_full", "conditional_moments", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
     "fit_em_restarts", "forward", "full_from_compact", "gaussian_log_density", "initial_params",
+    "integrate_missing",
     "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "missing_patterns",
     "occupancy", "pattern_occupancy", "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
     "simulated_regime_params", "update_covars", "update_means", "update_startprob",

@@ -1,8 +1,9 @@
 """Missing values (chapter 14): EM with gaps, against oracles that do not use its formulas.
 
 * The density of the observed coordinates and the conditional moments by **numerical
-  integration** of the full Gaussian density over the missing coordinates (the density
-  written out with ``inv`` and ``det``; ``scipy.integrate.cubature``), fed to the
+  integration** of the full Gaussian density over the missing coordinates
+  (``hmmcore.integrate_missing``: the density written out with ``inv`` and ``det``,
+  ``scipy.integrate.cubature``), fed to the
   **enumeration of all K^T paths** (``hmmcore.enumerate_paths``), with random masks drawn by
   hypothesis.
 * The M-step against a **numerical maximisation** of the Q-function (``scipy.optimize``),
@@ -26,7 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from scipy import integrate, optimize, stats
+from scipy import optimize, stats
 
 import hmmcore
 from hmmcore.initialization import gaussian_moments
@@ -34,68 +35,11 @@ from problems import sample_hmm
 
 COVARIANCE_TYPES = hmmcore.COVARIANCE_TYPES
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None)
-#: Relative accuracy asked of the numerical integrals; the comparisons allow 100 times more.
-QUAD_RTOL = 1e-11
 FLAT = hmmcore.Priors()
 MAP = hmmcore.Priors(means_prior=0.3, means_weight=0.7, covars_prior=0.05, covars_weight=5.0)
 
 
 # -------------------------------------------------------------------------------- oracles
-
-
-def integrated_moments_one(x, mean, cov):
-    """Integrals over the missing coordinates y of x (NaN = missing) of f, y f and y y^T f,
-    with f the full D-dimensional Gaussian density written out,
-    ``exp(-r^T cov^-1 r / 2) / sqrt((2 pi)^D det cov)``, over the mean +- 40 standard
-    deviations. Returns (mass, E[y | x_o], E[y y^T | x_o])."""
-    missing = np.flatnonzero(np.isnan(x))
-    n = len(missing)
-    precision = np.linalg.inv(cov)
-    normaliser = 1.0 / np.sqrt((2 * np.pi) ** len(x) * np.linalg.det(cov))
-    sd = np.sqrt(np.diag(cov))
-
-    def integrand(y):  # (points, n) -> (points, 1 + n + n^2)
-        residual = np.tile(np.where(np.isnan(x), 0.0, x - mean), (len(y), 1))
-        residual[:, missing] = y - mean[missing]
-        f = normaliser * np.exp(-0.5 * np.einsum("pi,ij,pj->p", residual, precision, residual))
-        outer = (y[:, :, None] * y[:, None, :]).reshape(len(y), -1)
-        return np.column_stack([f, y * f[:, None], outer * f[:, None]])
-
-    low, high = mean[missing] - 40 * sd[missing], mean[missing] + 40 * sd[missing]
-    result = integrate.cubature(integrand, low, high, rtol=QUAD_RTOL, atol=0.0)
-    assert result.status == "converged"
-    mass = result.estimate[0]
-    return mass, result.estimate[1 : 1 + n] / mass, result.estimate[1 + n :].reshape(n, n) / mass
-
-
-def integrated_log_density(X, means, covars):
-    """log b_k(O_t) with the missing coordinates integrated out numerically, (T, K)."""
-    out = np.empty((len(X), len(means)))
-    for t, k in itertools.product(range(len(X)), range(len(means))):
-        if not np.isnan(X[t]).any():
-            out[t, k] = stats.multivariate_normal(means[k], covars[k]).logpdf(X[t])
-        else:
-            out[t, k] = np.log(integrated_moments_one(X[t], means[k], covars[k])[0])
-    return out
-
-
-def integrated_moments(X, means, covars):
-    """E[x_t | x_{t,o}, q_t = k] (T, K, D) and E[x_t x_t^T | x_{t,o}, q_t = k] (T, K, D, D)
-    by numerical integration."""
-    T, D = X.shape
-    K = len(means)
-    first, second = np.empty((T, K, D)), np.empty((T, K, D, D))
-    for t, k in itertools.product(range(T), range(K)):
-        missing = np.flatnonzero(np.isnan(X[t]))
-        x = X[t].copy()
-        if missing.size:
-            _, mean_y, moment_y = integrated_moments_one(X[t], means[k], covars[k])
-            x[missing] = mean_y
-        first[t, k] = x
-        second[t, k] = np.outer(x, x)
-        if missing.size:
-            second[t, k][np.ix_(missing, missing)] = moment_y
-    return first, second
 
 
 def observed_log_density_scipy(X, means, covars):
@@ -176,7 +120,7 @@ def test_missing_patterns_against_a_plain_loop(n_features):
 def check_against_brute_force(X, params):
     """log-likelihood, gamma, summed xi, log b, filtered probabilities and the Viterbi path
     with gaps, against integration + enumeration of all K^T paths."""
-    log_b = integrated_log_density(X, params.means, params.covars)
+    log_b = hmmcore.integrate_missing(X, params.means, params.covars).log_density
     exact = hmmcore.enumerate_paths(params.startprob, params.transmat, log_b)
     np.testing.assert_allclose(hmmcore.gaussian_log_density(X, params.means, params.covars), log_b,
                                rtol=0, atol=1e-9)
@@ -236,7 +180,7 @@ def test_conditional_moments_against_integration(covariance_type, n_features):
     X[1, [0, 2] if n_features == 3 else [0, 1]] = np.nan
     moments = hmmcore.conditional_moments(X, params.means, params.covars)
     C = moments.covariances[moments.patterns.row_pattern]  # (T, K, D, D)
-    first, second = integrated_moments(X, params.means, params.covars)
+    _, first, second = hmmcore.integrate_missing(X, params.means, params.covars)
     np.testing.assert_allclose(np.swapaxes(moments.completed, 0, 1), first, rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(C, second - np.einsum("tkd,tke->tkde", first, first), rtol=1e-7, atol=1e-9)
 
@@ -326,9 +270,8 @@ def test_m_step_maximises_q(covariance_type, priors):
     X = sample(old, T, rng)
     X[[0, 3], 1] = X[[2, 5], 0] = np.nan
     X[4] = np.nan
-    log_b = integrated_log_density(X, old.means, old.covars)
+    log_b, first, second = hmmcore.integrate_missing(X, old.means, old.covars)
     exact = hmmcore.enumerate_paths(old.startprob, old.transmat, log_b)
-    first, second = integrated_moments(X, old.means, old.covars)
     stats_ = hmmcore.Posteriors(exact.log_likelihood, exact.gamma, exact.xi_sum, None, None, None, None)
     options = hmmcore.EMOptions(covariance_type, priors=priors, update="mc")
     ours = hmmcore.m_step(X, stats_, old, options=options).params
