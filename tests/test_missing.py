@@ -614,3 +614,23 @@ def test_a_state_that_never_sees_a_feature():
         result = hmmcore.fit_em(X, params)
     assert isinstance(result.collapse, hmmcore.UnobservedFeatureError) and result.collapse.iteration == 1
     assert result.params is params or all(np.array_equal(a, b) for a, b in zip(result.params, params))
+
+
+def test_diagonal_fixed_point_is_each_features_moments_on_its_observed_days():
+    """Diagonal covariances (chapter 14): at EM's fixed point each state's mean and variance of
+    a feature are the gamma-weighted mean and variance over the days that feature was
+    observed (gamma from all features); no value from the other features is borrowed."""
+    X = hmmcore.simulate_regimes(600, rng=np.random.default_rng(5)).X
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    X[np.random.default_rng(6).random(X.shape) < 0.3] = np.nan
+    start = hmmcore.initial_params(X, 2, 0, "diag")
+    result = hmmcore.fit_em(X, start, options=hmmcore.EMOptions("diag"), n_iter=5000, tol=1e-12)
+    assert result.converged
+    gamma = hmmcore.posteriors(X, result.params).gamma
+    observed = ~np.isnan(X)
+    for k in range(2):
+        weights = gamma[:, k : k + 1] * observed
+        mean = (weights * np.nan_to_num(X)).sum(axis=0) / weights.sum(axis=0)
+        variance = (weights * np.nan_to_num(X - mean) ** 2).sum(axis=0) / weights.sum(axis=0)
+        np.testing.assert_allclose(result.params.means[k], mean, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(np.diag(result.params.covars[k]), variance, rtol=0, atol=1e-6)
