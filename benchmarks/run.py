@@ -2,7 +2,7 @@
 
 Run from the repository root with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``).
 Prints markdown tables; ``--write`` also replaces the results section of
-``benchmarks/README.md``; ``--gaps-only`` prints only the table of data with missing values.
+``benchmarks/README.md``; ``--only gaps`` prints only the table of data with missing values.
 These are measurements, not tests: nothing here asserts a time. Every ratio is hmmcore's time
 divided by hmmlearn's, both measured in this run, except in the table of data with missing
 values (hmmlearn refuses NaN), whose ratios are to the same data complete.
@@ -32,6 +32,7 @@ import hmmcore
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+INFORMATION_BEGIN, INFORMATION_END = "<!-- information:begin -->", "<!-- information:end -->"
 N_STEPS, N_STATES = 17_520, 3  # the source system's 17,520 bars, three regimes
 
 
@@ -254,12 +255,58 @@ def hmmcore_numba_version() -> str:
 X_DATA = hmmcore.simulate_regimes(N_STEPS, np.random.default_rng(2024)).X
 
 
+def information(repeats: int) -> list[str]:
+    """The observed information (chapter 12) against one EM iteration, at the source system's
+    scale: T = 17,520, K = 3, D = 3, full covariances, pi free (P = 35 free parameters), at
+    the parameters that simulated the data. Also the other chapter-12 computations."""
+    params = hmmcore.HMMParams(*hmmcore.simulated_regime_params())
+    size = hmmcore.coordinate_layout(N_STATES, 3, "full", "free").size
+    rows = {
+        "one EM iteration (`em_step`)": lambda: hmmcore.em_step(X_DATA, params),
+        "score alone (`score_vector`)": lambda: hmmcore.score_vector(X_DATA, params),
+        "observed information (`observed_information`: score, I_c, I_m)":
+            lambda: hmmcore.observed_information(X_DATA, params),
+        "standard errors (`standard_errors`, with the information)":
+            lambda: hmmcore.standard_errors(X_DATA, params),
+        "pseudo-residuals (`pseudo_residuals`, T x D)": lambda: hmmcore.pseudo_residuals(X_DATA, params),
+    }
+    seconds = {name: median_seconds(function, repeats) for name, function in rows.items()}
+    em = seconds["one EM iteration (`em_step`)"]
+    lines = [
+        f"**Observed information** (T = {N_STEPS:,}, K = {N_STATES}, D = 3, full covariance, pi free: "
+        f"{size} free parameters; median of {repeats} calls after one warm-up call)",
+        "",
+        "| computation | ms | EM iterations |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {1e3 * value:.1f} | {value / em:.1f} |" for name, value in seconds.items()]
+    return lines
+
+
+def replace_section(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per measurement (median)")
     parser.add_argument("--write", action="store_true", help="also write the tables into benchmarks/README.md")
-    parser.add_argument("--gaps-only", action="store_true", help="only the table of data with missing values")
+    parser.add_argument("--only", choices=("all", "information", "gaps"), default="all",
+                        help="'information': only the chapter-12 table (its own section of the README); "
+                        "'gaps': only the table of data with missing values (printed)")
     args = parser.parse_args()
+    if args.only != "gaps":
+        with threadpool_limits(limits=1):
+            information_text = "\n".join(
+                [f"Machine: {machine()}; BLAS limited to one thread.", "", *information(args.repeats)])
+        print(information_text)
+        if args.write:
+            README.write_text(replace_section(README.read_text(), INFORMATION_BEGIN, INFORMATION_END,
+                                              information_text))
+        if args.only == "information":
+            return
 
     params = hmmcore.initial_params(X_DATA, N_STATES, np.random.default_rng(1))
     gaps_table = [
@@ -270,7 +317,7 @@ def main() -> None:
         "| data | incomplete rows (%) | ms per iteration | ratio to complete data |",
         "|---|---|---|---|",
     ]
-    if args.gaps_only:
+    if args.only == "gaps":
         with threadpool_limits(limits=1):
             print("\n".join(gaps_table + with_gaps(params, args.repeats)))
         return
@@ -313,10 +360,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        readme = README.read_text()
-        head, rest = readme.split(BEGIN)
-        _, tail = rest.split(END)
-        README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        README.write_text(replace_section(README.read_text(), BEGIN, END, text))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,14 @@ most probable path             ``viterbi``                                viterb
 (41) covariances               ``update_covars``                          mstep
 MAP priors (chapter 11)        ``Priors``, ``HMMLEARN_PRIORS``            params
 the EM loop (chapter 8)        ``em_step``, ``m_step``, ``fit_em``        em
+stationary distribution        ``stationary_distribution``                chain
+Fisher's, Louis' identities    ``score_vector``, ``observed_information`` information
+unconstrained coordinates      ``coordinate_layout``                      coordinates
+standard errors (delta method) ``standard_errors``                        uncertainty
+Newton on the likelihood       ``fit_newton``                             newton
+parametric bootstrap           ``parametric_bootstrap``                   bootstrap
+label alignment                ``align_states``                           labels
+pseudo-residuals               ``pseudo_residuals``                       residuals
 missing values (chapter 14)    ``missing_patterns``                       missing
 density of observed values     ``gaussian_log_density`` (NaN = missing)   emissions
 conditional Gaussian           ``conditional_moments``                    emissions
@@ -28,8 +36,10 @@ The layers, from the bottom: ``missing`` (the patterns of missing values), ``val
 four covariance types); the equations
 (``emissions``, ``inference``, ``viterbi``, ``mstep``); the parameter level on
 ``(X, params, lengths)`` (``evaluation``: ``score``, ``filtered``, ``posteriors``, ``decode``;
-``sampling``: ``sample``; ``labels``: ``permute_states``); the loop (``initialization``,
-``monitor``, ``em``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
+``sampling``: ``sample``; ``labels``: ``permute_states``, ``align_states``); the loop
+(``initialization``, ``monitor``, ``em``); the fitted model's uncertainty and fit (chapter 12:
+``chain``, ``coordinates``, ``information``, ``uncertainty``, ``newton``, ``bootstrap``,
+``residuals``); and ``model``, hmmlearn's estimator ``GaussianHMM`` over all of them.
 ``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
 market data and simulates the book's regimes.
 
@@ -41,7 +51,10 @@ Every recursion is written once, as the loop the book derives, and compiled with
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
+from .bootstrap import BootstrapResult, parametric_bootstrap
 from .brute_force import BruteForce, IntegratedMoments, enumerate_paths, integrate_missing, joint_log_prob
+from .chain import stationary_distribution
+from .coordinates import Coordinates, coordinate_layout
 from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
 from .data import (
     FEATURES,
@@ -72,8 +85,9 @@ from .emissions import (
 )
 from .evaluation import decode, filtered, posteriors, score
 from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
+from .information import ObservedInformation, observed_information, score_vector
 from .initialization import initial_params
-from .labels import permute_states
+from .labels import align_states, permute_states
 from .missing import MissingPatterns, missing_patterns
 from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
 from .mstep import (
@@ -85,12 +99,28 @@ from .mstep import (
     update_startprob,
     update_transmat,
 )
+from .newton import NewtonResult, fit_newton
 from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, Priors
+from .residuals import PseudoResiduals, predicted_probabilities, pseudo_residuals
 from .sampling import sample
-from .validation import UnobservedFeatureError
+from .uncertainty import (
+    NearBoundaryWarning,
+    NotAtMaximumWarning,
+    SingularInformationError,
+    StandardErrors,
+    inverse_information,
+    standard_errors,
+)
+from .validation import BoundaryError, UnobservedFeatureError
 from .viterbi import ViterbiPath, viterbi
 
 __all__ = [
+    "BootstrapResult", "BoundaryError", "Coordinates", "NearBoundaryWarning",
+    "NewtonResult", "NotAtMaximumWarning", "ObservedInformation", "PseudoResiduals",
+    "SingularInformationError", "StandardErrors", "align_states",
+    "coordinate_layout", "fit_newton", "inverse_information",
+    "observed_information", "parametric_bootstrap", "predicted_probabilities", "pseudo_residuals",
+    "score_vector", "standard_errors", "stationary_distribution",
     "BruteForce", "COVARIANCE_TYPES", "ConditionalMoments", "ConvergenceMonitor", "DegenerateStateError",
     "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
     "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "IntegratedMoments",

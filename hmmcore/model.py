@@ -18,25 +18,31 @@ import inspect
 import logging
 
 import numpy as np
-from scipy import linalg
-
+from .chain import stationary_distribution
 from .covariances import compact_from_full, full_from_compact, n_covariance_parameters
 from .em import fit_em_restarts
 from .evaluation import decode, filtered, posteriors, score
+from .information import ObservedInformation, observed_information
 from .initialization import initial_params
 from .monitor import ConvergenceMonitor
 from .mstep import regularize_covars
 from .params import EMOptions, HMMParams
+from .residuals import PseudoResiduals, pseudo_residuals
 from .sampling import sample
+from .uncertainty import StandardErrors, standard_errors
 from .validation import (
+    BOUNDARY_TOLERANCE,
     PARAMETER_LETTERS,
     check_choice,
+    check_complete,
     check_compact_covars,
     check_covariance_type,
     check_covars,
     check_enough_samples,
     check_hyperparameters,
     check_data,
+    check_information_inputs,
+    check_level,
     check_means,
     check_n_features,
     check_params,
@@ -533,18 +539,164 @@ class GaussianHMM:
         return sample(params, n_samples, random_state, currstate, validate=False)
 
     def get_stationary_distribution(self) -> np.ndarray:
-        """The stationary distribution of A: its left eigenvector of eigenvalue 1, normalised.
+        """The stationary distribution of A: pi^T A = pi^T, sum(pi) = 1
+        (:func:`hmmcore.stationary_distribution`).
 
         Returns
         -------
         ndarray, shape (K,)
+
+        Raises
+        ------
+        ValueError
+            If the chain has no unique stationary distribution (several closed classes of
+            states); hmmlearn returns one of them without saying so.
         """
         if not hasattr(self, "transmat_"):
             raise _not_fitted("this GaussianHMM has no transmat_: call `fit` or set it first.")
-        transmat = check_transmat(self.transmat_, self.n_components, "transmat_")
-        eigenvalues, eigenvectors = linalg.eig(transmat.T)
-        vector = np.real_if_close(eigenvectors[:, np.argmax(eigenvalues.real)])
-        return vector / vector.sum()
+        return stationary_distribution(check_transmat(self.transmat_, self.n_components, "transmat_"))
+
+    # -- uncertainty and fit of the estimates (chapter 12) -------------------------------------
+    def _information_inputs(self, X, lengths, start):
+        """Checked ``(X, lengths, params)`` for the information's methods."""
+        X, lengths, params, _ = self._validated(X, lengths)
+        return check_information_inputs(X, params, lengths, self.covariance_type, start, BOUNDARY_TOLERANCE)
+
+    def observed_information(self, X, lengths=None, *, start="free") -> ObservedInformation:
+        """The score and the observed information of the fitted parameters on ``X``, by
+        Fisher's and Louis' identities (:func:`hmmcore.observed_information`), in the
+        unconstrained coordinates of ``covariance_type``.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+        start : {"free", "fixed", "stationary"}
+            Whether ``startprob_`` is a parameter, is known, or is the stationary
+            distribution of ``transmat_``.
+
+        Returns
+        -------
+        ObservedInformation
+
+        Raises
+        ------
+        BoundaryError
+            If a free probability is 0 (e.g. ``startprob_`` at a vertex after a fit to one
+            sequence, with ``start="free"``); the message says what to use instead.
+
+        Examples
+        --------
+        One state: nothing is hidden, so the missing information is 0, and the information
+        of the mean is T / sigma^2 = 4 / 2.
+
+        >>> from hmmcore import GaussianHMM, HMMParams
+        >>> model = GaussianHMM(1, covariance_type="full")
+        >>> model.params_ = HMMParams(np.ones(1), np.ones((1, 1)), np.zeros((1, 1)),
+        ...                           np.full((1, 1, 1), 2.0))
+        >>> result = model.observed_information([[1.0], [-1.0], [2.0], [-2.0]], start="fixed")
+        >>> result.coordinates.names[0], round(float(result.observed[0, 0]), 12), float(result.missing.max())
+        ('means[0, 0]', 2.0, 0.0)
+        """
+        X, lengths, params = self._information_inputs(X, lengths, start)
+        return observed_information(X, params, lengths, covariance_type=self.covariance_type, start=start,
+                                    validate=False)
+
+    def standard_errors(self, X, lengths=None, *, start="free", covariance="observed",
+                        level=0.95) -> StandardErrors:
+        """Standard errors and ``level`` intervals of ``startprob_``, ``transmat_``,
+        ``means_`` and the entries of ``covars_`` that ``covariance_type`` estimates, by the
+        delta method from the observed information (:func:`hmmcore.standard_errors`).
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+            The data the model was fitted to.
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+        start : {"free", "fixed", "stationary"}
+            As in :meth:`observed_information`. After a fit to one sequence ``startprob_``
+            sits at a vertex: "free" then raises a ``BoundaryError`` that says to use
+            "fixed" (the other parameters, conditional on the first state).
+        covariance : {"observed", "robust"}
+            The inverse observed information, or the sandwich that allows for
+            misspecified emissions.
+        level : float
+            The intervals' coverage.
+
+        Returns
+        -------
+        StandardErrors
+            ``names``, ``estimates``, ``standard_errors``, ``lower``, ``upper``,
+            ``covariance``.
+
+        Raises
+        ------
+        BoundaryError
+            If a free probability is 0 (named).
+        SingularInformationError
+            If the information is not positive definite (the parameters are named).
+
+        Examples
+        --------
+        Two states well apart: the standard error of a state's mean is close to
+        sigma_k / sqrt(N_k), N_k the expected number of days in the state.
+
+        >>> from hmmcore import GaussianHMM, HMMParams, sample
+        >>> truth = HMMParams(np.array([0.5, 0.5]), np.array([[0.95, 0.05], [0.1, 0.9]]),
+        ...                   np.array([[-1.0], [2.0]]), np.array([[[1.0]], [[0.5]]]))
+        >>> X, _ = sample(truth, 2000, np.random.default_rng(0))
+        >>> model = GaussianHMM(2, covariance_type="diag", covars_prior=0.0, n_iter=1000,
+        ...                     tol=1e-9, random_state=0).fit(X)
+        >>> result = model.standard_errors(X, start="fixed")
+        >>> result.names[4:6]
+        ('means[0, 0]', 'means[1, 0]')
+        >>> days = model.predict_proba(X).sum(axis=0)
+        >>> ratio = result.standard_errors[4:6] / np.sqrt(model.covars_[:, 0, 0] / days)
+        >>> bool(np.all((0.95 < ratio) & (ratio < 1.2)))
+        True
+        """
+        X, lengths, params = self._information_inputs(X, lengths, start)
+        check_choice(covariance, "covariance", ("observed", "robust"))
+        return standard_errors(X, params, lengths, covariance_type=self.covariance_type, start=start,
+                               covariance=covariance, level=check_level(level), validate=False)
+
+    def pseudo_residuals(self, X, lengths=None) -> PseudoResiduals:
+        """One-step-ahead pseudo-residuals of ``X`` under the fitted model
+        (:func:`hmmcore.pseudo_residuals`): uniform and normal, (T, D), the features
+        conditioned in the order of the columns.
+
+        Parameters
+        ----------
+        X : array_like, shape (T, D)
+        lengths : list of int, optional
+            The sequences' lengths (None: one sequence).
+
+        Returns
+        -------
+        PseudoResiduals
+            Independent standard normal ``normal`` residuals if the model is right.
+
+        Raises
+        ------
+        ValueError
+            For bad input, or a model whose parameters are not set, naming them.
+
+        Examples
+        --------
+        One state N(1, 4): the residuals are the standardised observations (x - 1) / 2.
+
+        >>> from hmmcore import GaussianHMM, HMMParams
+        >>> model = GaussianHMM(1, covariance_type="full")
+        >>> model.params_ = HMMParams(np.ones(1), np.ones((1, 1)), np.ones((1, 1)),
+        ...                           np.full((1, 1, 1), 4.0))
+        >>> model.pseudo_residuals([[3.0], [0.0]]).normal.ravel().round(12)
+        array([ 1. , -0.5])
+        """
+        X, lengths, params, _ = self._validated(X, lengths)
+        check_complete(X, "the pseudo-residuals (chapter 12)")
+        return pseudo_residuals(X, params, lengths, validate=False)
 
     # -- model selection ---------------------------------------------------------------------
     def _get_n_fit_scalars_per_param(self) -> dict:

@@ -60,9 +60,10 @@ def _keep_previous(updated, previous, empty, what: str):
         return updated
     if previous is None:
         states = np.flatnonzero(empty).tolist()
+        count = "expected departures" if what == "transition row" else "expected occupancy"
         raise ValueError(
-            f"state(s) {states} have zero expected occupancy, so the update of the {what} "
-            f"is 0/0; pass `previous` (the current {what}) to keep them."
+            f"state(s) {states} (0-based indices) have zero {count}, so the update of the "
+            f"{what} is 0/0; pass `previous` (the current {what}) to keep them."
         )
     previous = np.broadcast_to(np.asarray(previous, dtype=np.float64), updated.shape)
     mask = empty.reshape(empty.shape + (1,) * (updated.ndim - 1))

@@ -61,7 +61,7 @@ class EMOptions(NamedTuple):
     update, the priors, and which parameters it updates."""
 
     covariance_type: str = "full"
-    """"full", "diag", "spherical" or "tied" (:mod:`hmmcore.covariances`)."""
+    """"full", "diag", "spherical" or "tied" (the module ``hmmcore.covariances``)."""
     reg_covar: float = 0.0
     """``reg_covar * I`` added to every new covariance (0: the plain update)."""
     priors: Priors = Priors()

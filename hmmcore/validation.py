@@ -101,6 +101,20 @@ def check_no_infinity(X: np.ndarray, name: str = "X") -> None:
         )
 
 
+def check_complete(X: np.ndarray, what: str, name: str = "X") -> None:
+    """No missing value in ``X``, for a computation derived for complete observations only
+    (``what`` names it)."""
+    missing = np.isnan(X)
+    if missing.any():
+        t, d = (int(i) for i in np.argwhere(missing)[0])
+        raise ValueError(
+            f"`{name}` has {int(missing.sum())} missing value(s) (NaN; the first at "
+            f"`{name}[{t}, {d}]`): {what} is derived for complete observations and hmmcore does "
+            "not compute it with gaps. Fitting, scoring and decoding accept NaN (chapter 14); "
+            "pass the complete rows here, or fill the gaps knowingly."
+        )
+
+
 class Observations(NamedTuple):
     """Checked observations: the data, the sequences' lengths and the missing values."""
 
@@ -629,3 +643,149 @@ def check_hyperparameters(hyper: dict) -> Priors:
     check_random_state(hyper["random_state"])
     priors = Priors(*(hyper[name] for name in Priors._fields))
     return check_priors(priors, n_components)
+
+
+# -- the fitted model's uncertainty and fit (chapter 12) -----------------------------------------
+
+#: How a sequence's chain starts, for the information (chapter 12): ``"free"``, pi is a
+#: parameter; ``"fixed"``, pi is known (the likelihood conditional on it); ``"stationary"``,
+#: pi is the stationary distribution of A (Hamilton's, Stata's and statsmodels' convention).
+START_CONVENTIONS = ("free", "fixed", "stationary")
+
+#: A probability below this is on the boundary of the parameter space, for the information.
+BOUNDARY_TOLERANCE = 1e-8
+
+
+class BoundaryError(ValueError):
+    """A free probability sits on the boundary of the parameter space (it is 0), where the
+    usual asymptotics of the maximum-likelihood estimator do not hold and the information
+    does not give standard errors.
+
+    Attributes
+    ----------
+    parameter : str
+        Its name, e.g. ``"params.transmat[2, 0]"``.
+    value : float
+    """
+
+    def __init__(self, parameter: str, value: float, advice: str):
+        super().__init__(
+            f"`{parameter}` = {value:.3g} is on the boundary of the parameter space (a "
+            f"probability of 0): standard errors from the information do not apply there. {advice}"
+        )
+        self.parameter = parameter
+        self.value = value
+
+
+def check_start(start) -> str:
+    """One of :data:`START_CONVENTIONS`."""
+    return check_choice(start, "start", START_CONVENTIONS)
+
+
+def check_level(level) -> float:
+    """The coverage of an interval, strictly between 0 and 1."""
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"`level` must be a coverage strictly between 0 and 1 (e.g. 0.95); got {level!r}.")
+    return float(level)
+
+
+def check_params_of_type(params, n_features: int | None, covariance_type: str, name: str = "params") -> HMMParams:
+    """:func:`check_params`, and covariances of the form of ``covariance_type`` (diagonal,
+    multiples of I, or one matrix shared by the states; exactly, as EM returns them)."""
+    check_covariance_type(covariance_type)
+    params = check_params(params, n_features, name)
+    check_compact_covars(params.covars, covariance_type, len(params.startprob), f"{name}.covars")
+    return params
+
+
+def check_unique_stationary(transmat, name: str = "transmat") -> None:
+    """A chain with exactly one closed class of states, hence one stationary distribution:
+    from every state the chain can reach that class (read on the graph of A's non-zero
+    entries)."""
+    from scipy.sparse.csgraph import connected_components
+
+    n_classes, labels = connected_components(transmat > 0, directed=True, connection="strong")
+    leaves = (transmat > 0) & (labels[:, None] != labels[None, :])
+    closed = sorted({int(labels[i]) for i in range(len(labels))} - {int(labels[i]) for i in np.argwhere(leaves)[:, 0]})
+    if len(closed) > 1:
+        groups = [np.flatnonzero(labels == c).tolist() for c in closed]
+        raise ValueError(
+            f"`{name}` has {len(closed)} closed classes of states {groups}: the chain never leaves "
+            "each of them once there, so it has no unique stationary distribution."
+        )
+
+
+def check_irreducible(transmat, name: str = "transmat") -> None:
+    """A chain that can go from every state to every other (on the graph of A's non-zero
+    entries): its stationary distribution puts mass on every state, as a chain started from
+    it must for start="stationary"."""
+    from scipy.sparse.csgraph import connected_components
+
+    n_classes, labels = connected_components(transmat > 0, directed=True, connection="strong")
+    if n_classes > 1:
+        groups = [np.flatnonzero(labels == c).tolist() for c in range(n_classes)]
+        raise ValueError(
+            f"`{name}` is not irreducible: its states fall into {n_classes} classes {groups} "
+            "that do not all reach each other, so its stationary distribution gives some state "
+            "probability 0 (or is not unique); start='stationary' needs a chain that can go "
+            "from every state to every other."
+        )
+
+
+def check_boundary(params: HMMParams, start: str, boundary_tol: float) -> None:
+    """No free probability of ``params`` below ``boundary_tol``: pi's entries when ``start``
+    is "free", every entry of A; else :class:`BoundaryError` naming the smallest."""
+    if start == "free":
+        k = int(np.argmin(params.startprob))
+        if params.startprob[k] < boundary_tol:
+            raise BoundaryError(
+                f"params.startprob[{k}]", params.startprob[k],
+                "pi-hat (the average of gamma_1 over the sequences) is at a vertex, as it "
+                "nearly always is with one sequence: the data hold one draw of q_1 per "
+                "sequence, so pi is not estimated consistently as T grows. Report the other "
+                "parameters conditional on pi (start='fixed'), or use the likelihood whose "
+                "chain starts from its stationary distribution (start='stationary').",
+            )
+    i, j = np.unravel_index(int(np.argmin(params.transmat)), params.transmat.shape)
+    if params.transmat[i, j] < boundary_tol:
+        raise BoundaryError(
+            f"params.transmat[{i}, {j}]", params.transmat[i, j],
+            "Report this transition as 0 with a one-sided likelihood-ratio bound (the "
+            "statistic is a 50:50 mixture of chi-squared with 0 and 1 degrees of freedom), and "
+            "the other parameters from the model that fixes it at 0.",
+        )
+
+
+def check_information_inputs(X, params, lengths, covariance_type, start, boundary_tol):
+    """``(X, lengths, params)`` of the information's functions, checked against each other:
+    covariances of the type's form, the start convention, no free probability on the
+    boundary, and an irreducible chain for start="stationary"."""
+    X = check_observations(X)
+    check_complete(X, "the score and the observed information (chapter 12; standard errors and Newton's method use them)")
+    lengths = check_lengths(lengths, X.shape[0])
+    check_start(start)
+    params = check_params_of_type(params, X.shape[1], covariance_type)
+    check_nonnegative(boundary_tol, "boundary_tol")
+    check_boundary(params, start, boundary_tol)
+    if start == "stationary":
+        check_irreducible(params.transmat, "params.transmat")
+    return X, lengths, params
+
+
+def check_comparable_params(params, reference) -> tuple[HMMParams, HMMParams]:
+    """Two parameter sets (:func:`check_params`) with the same numbers of states and features."""
+    params, reference = check_params(params), check_params(reference, name="reference")
+    if params.means.shape != reference.means.shape:
+        raise ValueError(
+            f"`params` has {params.means.shape[0]} states and {params.means.shape[1]} features but "
+            f"`reference` has {reference.means.shape[0]} and {reference.means.shape[1]}: only "
+            "models of the same shape can be aligned."
+        )
+    return params, reference
+
+
+def check_data_and_params(X, params, lengths) -> tuple[np.ndarray, HMMParams, list[int], MissingPatterns | None]:
+    """``(X, params, lengths)`` of a function on the parameter level, checked against each
+    other, and the missing values' patterns (:func:`check_data`)."""
+    X, lengths, patterns = check_data(X, lengths)
+    return X, check_params(params, X.shape[1]), lengths, patterns

@@ -31,17 +31,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Chromium's path and flags, one definition for the tests and `make pdf`
+from _ext.print_pdf import CHROMIUM, CHROMIUM_ARGS
+
 DESKTOP_WIDTH = 1400
 PHONE_WIDTH = 390
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 
 #: Targets of issue 19, measured at DESKTOP_WIDTH.
@@ -50,7 +44,7 @@ MAX_VISIBLE_CELL_LINES = 25
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 
@@ -89,7 +83,9 @@ def serve(directory: Path):
     """Serve ``directory`` on 127.0.0.1 (a free port); yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="book-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="book-http", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -155,7 +151,6 @@ def open_page(site: Site, page_rel: str, width: int | None = None, height: int =
     return page, errors
 
 
-
 # --------------------------------------------------------------------------- layout
 
 # The start of every report: wait for the images; what the reader sees of an element.
@@ -184,7 +179,10 @@ _JS_COMMON = r"""
 
 # Run at the desktop width once MathJax has typeset the page. `notebook`: the page was
 # made from a notebook (a chapter), which must open with its title and a paragraph.
-LAYOUT_REPORT = "async ({notebook}) => {" + _JS_COMMON + r"""
+LAYOUT_REPORT = (
+    "async ({notebook}) => {"
+    + _JS_COMMON
+    + r"""
   const isCode = el => el.matches('div.cell, div.highlight, pre')
                        || el.closest('div.cell, div.highlight') !== null;
   const describe = el => isCode(el)
@@ -268,12 +266,16 @@ LAYOUT_REPORT = "async ({notebook}) => {" + _JS_COMMON + r"""
   return {opening, scrollers, equations, badAlt};
 }
 """
+)
 
 # Run at the phone width: does the page itself scroll sideways, and what sticks out? Is a
 # cut display equation or inline formula marked as such (scroll-cue.js fades its edge),
 # is an equation number drawn over (or beside the cut of) its equation, does a box hold
 # its content?
-PHONE_REPORT = "async () => {" + _JS_COMMON + r"""
+PHONE_REPORT = (
+    "async () => {"
+    + _JS_COMMON
+    + r"""
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const se = document.scrollingElement || document.documentElement;
   const over = se.scrollWidth - se.clientWidth;
@@ -348,6 +350,8 @@ PHONE_REPORT = "async () => {" + _JS_COMMON + r"""
   return {over, width: W, culprits: culprits.slice(0, 5).map(c => c.text), equations, boxes};
 }
 """
+)
+
 
 def _list(label: str, items: list[str], limit: int = 12) -> list[str]:
     """One problem listing ``items`` (at most ``limit`` shown), or none."""
@@ -392,7 +396,10 @@ def phone_problems(page) -> list[str]:
 # --------------------------------------------------------------------------- reading
 
 # Run at the desktop width once MathJax has typeset the page (issue 19).
-READING_REPORT = "async () => {" + _JS_COMMON + r"""
+READING_REPORT = (
+    "async () => {"
+    + _JS_COMMON
+    + r"""
   // Text of an element without typeset mathematics, scripts and styles.
   const textOf = (root, skip = 'mjx-container, script, style') => {
     let text = '';
@@ -515,6 +522,7 @@ READING_REPORT = "async () => {" + _JS_COMMON + r"""
   };
 }
 """
+)
 
 
 def reading_report(page) -> dict:
@@ -534,7 +542,7 @@ def reading_problems(report: dict) -> list[str]:
     if report["longest"] > MAX_VISIBLE_CELL_LINES:
         problems.append(
             f"a visible code cell has {report['longest']} lines (at most "
-            f"{MAX_VISIBLE_CELL_LINES}): \"{report['longestCell']}\""
+            f'{MAX_VISIBLE_CELL_LINES}): "{report["longestCell"]}"'
         )
     for key, label in (
         ("leaks", "pieces of solutions visible before the reader opens them"),
@@ -552,8 +560,15 @@ def reading_problems(report: dict) -> list[str]:
 READING_TABLE: dict[str, tuple[str, ...]] = {}
 
 READING_COLUMNS = (
-    "page", "height (px)", "visible code", "longest cell", "solution leaks",
-    "figures < 2×", "bold glue", "raw-TeX links", "citations",
+    "page",
+    "height (px)",
+    "visible code",
+    "longest cell",
+    "solution leaks",
+    "figures < 2×",
+    "bold glue",
+    "raw-TeX links",
+    "citations",
 )
 
 

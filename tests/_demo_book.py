@@ -40,17 +40,30 @@ def build_demo_book(folder: Path) -> Path:
         shutil.copy2(ROOT / name, folder / name)
     (folder / "_toc.yml").write_text(_TOC, encoding="utf-8")
     for name in ("_ext", "_static"):
-        shutil.copytree(ROOT / "book" / name, book / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "book" / name,
+            book / name,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     shutil.copy2(ROOT / "book" / "booktools.py", book / "booktools.py")
     for source in FIXTURE.iterdir():
         shutil.copy2(source, book / source.name)
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1")
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        JUPYTER_PLATFORM_DIRS="1",
+    )
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jupyter_book), "build", "-W", "-n", "--keep-going", str(folder)],
-        cwd=folder, env=env, capture_output=True, text=True, check=False,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise subprocess.CalledProcessError(

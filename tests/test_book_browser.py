@@ -400,26 +400,40 @@ _SYNTHETIC_GOOD = f"""<!DOCTYPE html><html><head><meta charset="utf-8">{_SYNTHET
 </section></article></body></html>"""
 
 
+def _measure(browser, folder: Path, pages: dict[str, str], measure, width: int) -> dict:
+    """Write ``pages`` (name -> HTML) into ``folder``, open each at ``width`` and return
+    name -> ``measure(page)``."""
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    found = {}
+    with serving(browser, folder):
+        for name in pages:
+            page, _ = open_page(browser, name, width=width, height=844)
+            try:
+                found[name] = measure(page)
+            finally:
+                page.close()
+    return found
+
+
+def _bad_only(found: dict[str, str], checks: str, expected: list[str]) -> str:
+    """Every expected problem is reported on bad.html, none on good.html; returns the
+    report on bad.html."""
+    bad, good = found["bad.html"], found["good.html"]
+    missing = [e for e in expected if e not in bad]
+    assert not missing, f"{checks} checks missed {missing} in:\n{bad}"
+    assert good == "", f"{checks} checks report problems on a clean page:\n{good}"
+    return bad
+
+
 def test_layout_checks_catch_synthetic_problems(browser, tmp_path):
     (tmp_path / "dot.png").write_bytes(_TINY_PNG)
-    (tmp_path / "bad.html").write_text(_SYNTHETIC_BAD, encoding="utf-8")
-    (tmp_path / "good.html").write_text(_SYNTHETIC_GOOD, encoding="utf-8")
-    with serving(browser, tmp_path):
-        found = {}
-        for name in ("bad.html", "good.html"):
-            page, _ = open_page(browser, name, width=DESKTOP_WIDTH)
-            try:
-                desktop = layout_problems(page, notebook=True)
-            finally:
-                page.close()
-            page, _ = open_page(browser, name, width=PHONE_WIDTH, height=844)
-            try:
-                phone = phone_problems(page)
-            finally:
-                page.close()
-            found[name] = "\n".join(desktop + phone)
-    bad, good = found["bad.html"], found["good.html"]
-    expected = [
+    pages = {"bad.html": _SYNTHETIC_BAD, "good.html": _SYNTHETIC_GOOD}
+    desktop = _measure(browser, tmp_path, pages,
+                       lambda page: layout_problems(page, notebook=True), DESKTOP_WIDTH)
+    phone = _measure(browser, tmp_path, pages, phone_problems, PHONE_WIDTH)
+    found = {name: "\n".join(desktop[name] + phone[name]) for name in pages}
+    bad = _bad_only(found, "layout", [
         'first visible block is code "import numpy as np", not the title',
         'code cell "x = 1" (widest line, 309 characters: "print(',
         'display equation #equation-wide "\\alpha_t(j) = wide" is',
@@ -429,11 +443,8 @@ def test_layout_checks_catch_synthetic_problems(browser, tmp_path):
         "image dot.png: alt is a placeholder",
         f"the page scrolls sideways at {PHONE_WIDTH} px",
         '"a wide banner" reaches',
-    ]
-    missing = [e for e in expected if e not in bad]
-    assert not missing, f"layout checks missed {missing} in:\n{bad}"
+    ])
     assert "Bear/Crash density" not in bad, f"a sentence with a slash taken for a path:\n{bad}"
-    assert good == "", f"layout checks report problems on a clean page:\n{good}"
 
 
 def _move_slider(page, slider) -> None:
@@ -516,26 +527,16 @@ def test_phone_checks_catch_synthetic_problems(browser, tmp_path):
     static = ROOT / "book" / "_static"
     for name in ("readable.css", "scroll-cue.js"):
         shutil.copyfile(static / name, tmp_path / name)
-    (tmp_path / "bad.html").write_text(_PHONE_BAD, encoding="utf-8")
-    (tmp_path / "good.html").write_text(_PHONE_GOOD, encoding="utf-8")
-    found = {}
-    with serving(browser, tmp_path):
-        for name in ("bad.html", "good.html"):
-            page, _ = open_page(browser, name, width=PHONE_WIDTH, height=844)
-            try:
-                found[name] = "\n".join(phone_problems(page))
-            finally:
-                page.close()
-    bad, good = found["bad.html"], found["good.html"]
-    expected = [
+    pages = {"bad.html": _PHONE_BAD, "good.html": _PHONE_GOOD}
+    found = _measure(browser, tmp_path, pages,
+                     lambda page: "\n".join(phone_problems(page)), PHONE_WIDTH)
+    # the good page has the book's readable.css and scroll-cue.js: they fix everything
+    _bad_only(found, "phone", [
         'equation #equation-wide "\\log P(O) = wide" is cut with no visible cue',
         "equation number (1.3) is drawn over the mathematics of #equation-wide",
         'box "Theorem 1.1 (Split)": <span> "an item that does not wrap',
         'inline formula "\\alpha_t(i) = long" is cut with no visible cue',
-    ]
-    missing = [e for e in expected if e not in bad]
-    assert not missing, f"phone checks missed {missing} in:\n{bad}"
-    assert good == "", f"readable.css and scroll-cue.js leave phone problems:\n{good}"
+    ])
 
 
 # Reading checks (tests/_browser.py, READING_REPORT) on synthetic pages: the bad page has
@@ -594,16 +595,8 @@ def _png(path: Path, width: int, height: int) -> None:
 def test_reading_checks_catch_synthetic_problems(browser, tmp_path):
     _png(tmp_path / "one_x.png", 100, 50)
     _png(tmp_path / "two_x.png", 200, 100)
-    (tmp_path / "bad.html").write_text(_READING_BAD, encoding="utf-8")
-    (tmp_path / "good.html").write_text(_READING_GOOD, encoding="utf-8")
-    reports = {}
-    with serving(browser, tmp_path):
-        for name in ("bad.html", "good.html"):
-            page, _ = open_page(browser, name, width=DESKTOP_WIDTH)
-            try:
-                reports[name] = reading_report(page)
-            finally:
-                page.close()
+    pages = {"bad.html": _READING_BAD, "good.html": _READING_GOOD}
+    reports = _measure(browser, tmp_path, pages, reading_report, DESKTOP_WIDTH)
     bad, good = reports["bad.html"], reports["good.html"]
     assert bad["codeShare"] > 0.25 and bad["longest"] == 41, bad
     assert [len(bad[k]) for k in ("leaks", "lowRes", "boldGlue", "rawLinks")] == [2, 1, 1, 1], bad

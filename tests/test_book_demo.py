@@ -27,7 +27,6 @@ import shutil
 
 import nbformat
 import pytest
-
 from _book_sources import ROOT
 from _browser import (
     CHROMIUM,
@@ -55,11 +54,15 @@ def demo_html(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_site(demo_html, tmp_path_factory):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make setup` does it)")
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's chromium (`make setup` does it)"
+        )
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
         with serving(browser, demo_html) as site:
             yield site
-        assert not browser.blocked, f"the demo page reached for the network: {browser.blocked}"
+        assert not browser.blocked, (
+            f"the demo page reached for the network: {browser.blocked}"
+        )
 
 
 def _open(site, width, height=1000):
@@ -124,7 +127,9 @@ def test_check_line_links_its_equation_and_its_code_is_collapsed(demo_site):
     assert not line["inputShown"], "the check cell's code is not collapsed"
     assert line["toggle"].startswith("Show code"), line
     assert line["ruled"] and line["weight"] == "400", line
-    assert line["lineHeight"] < 60, f"the ✓ line is not compact: {line['lineHeight']} px"
+    assert line["lineHeight"] < 60, (
+        f"the ✓ line is not compact: {line['lineHeight']} px"
+    )
 
 
 _SOLUTION = r"""
@@ -157,10 +162,14 @@ def test_solution_hides_its_code_and_output_until_opened(demo_site):
         page.close()
     assert before["exerciseTitle"] == "Exercise 1.1", before
     assert before["solutionTitle"] == "Solution to Exercise 1.1", before
-    assert before["cells"] == 2, "the solution's code cells are not inside it (gated directives)"
+    assert before["cells"] == 2, (
+        "the solution's code cells are not inside it (gated directives)"
+    )
     assert (before["inputsShown"], before["outputsShown"]) == (0, 0), before
     assert (after["inputsShown"], after["outputsShown"]) == (2, 1), after
-    assert "`normalise_rows` agrees with" not in after["grade"]  # code spans render as code
+    assert (
+        "`normalise_rows` agrees with" not in after["grade"]
+    )  # code spans render as code
     assert after["grade"].startswith("✓ normalise_rows agrees with"), after
 
 
@@ -190,25 +199,37 @@ def test_figure_animation_and_glue_render_as_intended(demo_site):
         found = page.evaluate(_FIGURES)
         page.locator('button[title="Next frame"]').first.click()
         page.wait_for_timeout(200)
-        next_src = page.evaluate("document.querySelector('img[id^=\"_anim_img\"]').src.slice(-40)")
+        next_src = page.evaluate(
+            "document.querySelector('img[id^=\"_anim_img\"]').src.slice(-40)"
+        )
     finally:
         page.close()
-    assert [c[:8] for c in found["captions"]] == ["Fig. 1.1", "Fig. 1.2"], found["captions"]
+    assert [c[:8] for c in found["captions"]] == ["Fig. 1.1", "Fig. 1.2"], found[
+        "captions"
+    ]
     natural_w, shown_w, natural_h, shown_h = found["png"]
     assert natural_w >= 2 * shown_w - 2 and shown_w <= 768, found["png"]
-    assert abs(natural_w / natural_h - shown_w / shown_h) < 0.02, "the figure is distorted"
+    assert abs(natural_w / natural_h - shown_w / shown_h) < 0.02, (
+        "the figure is distorted"
+    )
     assert found["pasteWeight"] == found["paragraphWeight"] == "400", found
     assert found["gluedMath"] >= 1, "glued mathematics was not typeset"
     assert found["animAlt"].startswith("A standard normal density sliding"), found
-    assert next_src != found["animSrc"], "the animation's Next frame button did not change the frame"
+    assert next_src != found["animSrc"], (
+        "the animation's Next frame button did not change the frame"
+    )
 
 
 def _execute(folder):
     from nbclient import NotebookClient
 
     nb = nbformat.read(FIXTURE / "demo.ipynb", as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
     return nb
 
 
@@ -219,7 +240,9 @@ def _compared(nb):
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if data and all(m.startswith("application/papermill.record/") for m in data):
+            if data and all(
+                m.startswith("application/papermill.record/") for m in data
+            ):
                 continue
             output = copy.deepcopy(output)
             output.pop("metadata", None)
@@ -235,9 +258,15 @@ def test_demo_notebook_is_deterministic(demo_html, tmp_path, monkeypatch):
     one give the same outputs: what strict nbval will require of the chapters."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(name, "1")
-    built = nbformat.read(demo_html.parent / "jupyter_execute" / "book" / "demo.ipynb", 4)
+    built = nbformat.read(
+        demo_html.parent / "jupyter_execute" / "book" / "demo.ipynb", 4
+    )
     shutil.copy2(ROOT / "book" / "booktools.py", tmp_path / "booktools.py")
     first, second = _compared(built), _compared(_execute(tmp_path))
-    assert any("text/html" in o.get("data", {}) for o in first), "the demo shows no animation"
-    assert any("text/markdown" in o.get("data", {}) for o in first), "the demo shows no ✓ line"
+    assert any("text/html" in o.get("data", {}) for o in first), (
+        "the demo shows no animation"
+    )
+    assert any("text/markdown" in o.get("data", {}) for o in first), (
+        "the demo shows no ✓ line"
+    )
     assert first == second, "two executions of the demo notebook differ"

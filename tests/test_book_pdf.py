@@ -19,12 +19,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
 from _book_sources import ROOT
 from _browser import CHROMIUM
+from _ext.print_pdf import PDF_NAME, page_title, toc_pages
 
 HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html").resolve()
-PDF = HTML / "baum-welch.pdf"
+PDF = HTML / PDF_NAME
 # TeX that only an untypeset formula leaves in the text (code cells print no TeX: a
 # match names the page, so a legitimate one could be told apart).
 _RAW_TEX = re.compile(
@@ -38,34 +38,39 @@ def _read():
     from pypdf import PdfReader
 
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: `make pdf` needs it (`make setup` installs it)")
+        pytest.skip(
+            f"{CHROMIUM} not found: `make pdf` needs it (`make setup` installs it)"
+        )
     if not PDF.is_file():
         pytest.fail(f"no PDF at {PDF}: run `make pdf` (make test does)")
     reader = PdfReader(PDF)
-    texts = [unicodedata.normalize("NFKC", page.extract_text() or "") for page in reader.pages]
-    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
+    texts = [
+        unicodedata.normalize("NFKC", page.extract_text() or "")
+        for page in reader.pages
+    ]
+    outline = [
+        (item.title, reader.get_destination_page_number(item))
+        for item in reader.outline
+    ]
     return texts, outline
 
 
 def _toc_titles() -> list[str]:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        from print_pdf import page_title, toc_pages
-    finally:
-        sys.path.pop(0)
     return [page_title(HTML / page) for page in toc_pages(ROOT)]
 
 
 def test_pdf_has_every_page_in_toc_order():
     texts, outline = _read()
     titles = _toc_titles()
-    assert [title for title, _ in outline] == titles, "bookmarks differ from _toc.yml's pages"
+    assert [title for title, _ in outline] == titles, (
+        "bookmarks differ from _toc.yml's pages"
+    )
     starts = [first for _, first in outline] + [len(texts)]
     empty = [titles[i] for i in range(len(titles)) if starts[i + 1] <= starts[i]]
     assert not empty, f"pages of the book with no page in the PDF: {empty}"
-    assert len(texts) >= 2 * len(titles), f"only {len(texts)} PDF pages for {len(titles)} pages"
+    assert len(texts) >= 2 * len(titles), (
+        f"only {len(texts)} PDF pages for {len(titles)} pages"
+    )
 
 
 def test_pdf_text_has_no_raw_tex():
@@ -75,9 +80,13 @@ def test_pdf_text_has_no_raw_tex():
     for number, text in enumerate(texts):
         for match in _RAW_TEX.finditer(text):
             page = outline[max(i for i, s in enumerate(starts) if s <= number)][0]
-            context = " ".join(text[max(match.start() - 30, 0) : match.end() + 30].split())
+            context = " ".join(
+                text[max(match.start() - 30, 0) : match.end() + 30].split()
+            )
             found.append(f"PDF page {number + 1} ({page}): {context!r}")
-    assert not found, f"{len(found)} raw TeX in the PDF's text:\n  " + "\n  ".join(found[:10])
+    assert not found, f"{len(found)} raw TeX in the PDF's text:\n  " + "\n  ".join(
+        found[:10]
+    )
 
 
 def test_pdf_text_has_every_chapter_title():

@@ -18,15 +18,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import sympy as sp  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
-from PIL import Image  # noqa: E402
+import booktools
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import sympy as sp
+from matplotlib.animation import FuncAnimation
+from PIL import Image
 
-import booktools  # noqa: E402
-import hmmcore  # noqa: E402
+import hmmcore
 
 
 @pytest.fixture
@@ -115,7 +115,9 @@ def test_figure_text_is_at_least_10_px_on_screen(restore_rc):
     booktools.setup_notebook()
     fig = _draw_sample_figure()
     fig.canvas.draw()
-    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+    sizes = [
+        t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()
+    ]
     assert len(sizes) >= 8  # ticks, two labels, title, legend entry
     assert min(sizes) * booktools.FIGURE_DPI / 72 >= 10
 
@@ -131,7 +133,10 @@ def test_figsize_rejects_sizes_outside_the_column(height_ratio, width):
 
 def test_eq_is_a_myst_reference_with_the_derivation_number_on_request():
     assert booktools.eq("seed-16") == "{eq}`seed-16`"
-    assert booktools.eq("seed-16", derivation=True) == "{eq}`seed-16`, the derivation's (16)"
+    assert (
+        booktools.eq("seed-16", derivation=True)
+        == "{eq}`seed-16`, the derivation's (16)"
+    )
     assert booktools.eq("e-step-alpha-hat") == "{eq}`e-step-alpha-hat`"
 
 
@@ -151,7 +156,10 @@ def test_check_shows_one_markdown_line_with_a_check_mark(shown):
     (call,) = shown
     markdown = call.args[0]
     assert type(markdown).__name__ == "Markdown"
-    assert markdown.data == '<span class="check-mark">✓</span> {eq}`seed-16` holds at every $t$'
+    assert (
+        markdown.data
+        == '<span class="check-mark">✓</span> {eq}`seed-16` holds at every $t$'
+    )
 
 
 @pytest.mark.parametrize("statement", ["", "   ", "two\nlines"])
@@ -167,19 +175,27 @@ def test_check_rejects_an_empty_or_multi_line_statement(statement, shown):
 def test_show_equality_labels_both_sides(shown):
     a, b = sp.symbols("a b", positive=True)
     booktools.show_equality(
-        sp.diff(a * sp.log(b) - b, b), a / b - 1, r"\frac{\partial}{\partial b} f", r"\text{(5.3)}"
+        sp.diff(a * sp.log(b) - b, b),
+        a / b - 1,
+        r"\frac{\partial}{\partial b} f",
+        r"\text{(5.3)}",
     )
     (call,) = shown
     tex = call.args[0].data
     assert tex.startswith(r"\begin{aligned}") and tex.endswith(r"\end{aligned}")
     rows = tex[len(r"\begin{aligned}") : -len(r"\end{aligned}")].split(r" \\ ")
-    assert rows == [r"\frac{\partial}{\partial b} f &= \frac{a}{b} - 1", r"\text{(5.3)} &= \frac{a}{b} - 1"]
+    assert rows == [
+        r"\frac{\partial}{\partial b} f &= \frac{a}{b} - 1",
+        r"\text{(5.3)} &= \frac{a}{b} - 1",
+    ]
 
 
 def test_show_equality_fails_on_a_wrong_formula_after_showing_it(shown):
     a, b = sp.symbols("a b", positive=True)
     with pytest.raises(AssertionError, match="differ"):
-        booktools.show_equality(sp.diff(a * sp.log(b) - b, b), a / b + 1, r"f'", r"\text{wrong}")
+        booktools.show_equality(
+            sp.diff(a * sp.log(b) - b, b), a / b + 1, r"f'", r"\text{wrong}"
+        )
     assert len(shown) == 1
 
 
@@ -188,14 +204,18 @@ def test_show_equality_compares_matrices(shown):
     M = sp.Matrix(2, 2, sp.symbols("m11 m12 m21 m22"))
     quadratic = (x.T * M * x)[0]
     gradient = sp.Matrix([sp.diff(quadratic, xi) for xi in x])
-    booktools.show_equality(gradient, (M + M.T) * x, r"\nabla_x x^\top M x", r"(M + M^\top) x")
+    booktools.show_equality(
+        gradient, (M + M.T) * x, r"\nabla_x x^\top M x", r"(M + M^\top) x"
+    )
     with pytest.raises(AssertionError, match="differ"):
         booktools.show_equality(gradient, 2 * M * x, r"\nabla_x x^\top M x", r"2 M x")
 
 
 def test_show_equality_breaks_long_sums(shown):
     terms = sp.symbols("t1:7")
-    booktools.show_equality(sum(terms), sum(reversed(terms)), r"L", r"R", terms_per_line=2)
+    booktools.show_equality(
+        sum(terms), sum(reversed(terms)), r"L", r"R", terms_per_line=2
+    )
     rows = shown[0].args[0].data.split(r" \\ ")
     assert len(rows) == 6  # three lines per side
     assert rows[1].startswith(r"&\quad + ")
@@ -260,8 +280,11 @@ def _tiny_problems():
         log_b = rng.normal(size=(n_steps, n_states))
         cases[f"K = {n_states}, T = {n_steps}"] = (startprob, transmat, log_b)
     # a start distribution with a zero: a forward pass that ignores pi is wrong here
-    cases["pi with a zero"] = (np.array([0.0, 1.0]), np.array([[0.7, 0.3], [0.4, 0.6]]),
-                               np.log(np.array([[0.9, 0.1], [0.2, 0.5], [0.3, 0.3]])))
+    cases["pi with a zero"] = (
+        np.array([0.0, 1.0]),
+        np.array([[0.7, 0.3], [0.4, 0.6]]),
+        np.log(np.array([[0.9, 0.1], [0.2, 0.5], [0.3, 0.3]])),
+    )
     return cases
 
 
@@ -284,27 +307,47 @@ def forward_forgetting_pi(startprob, transmat, log_b):
 
 
 def test_grade_passes_a_right_function_with_one_check_line(shown):
-    booktools.grade(forward_log_likelihood, brute_force_log_likelihood, _tiny_problems(),
-                    against="brute force over all $K^T$ paths")
+    booktools.grade(
+        forward_log_likelihood,
+        brute_force_log_likelihood,
+        _tiny_problems(),
+        against="brute force over all $K^T$ paths",
+    )
     (call,) = shown
     line = call.args[0].data
-    assert "`forward_log_likelihood` agrees with brute force over all $K^T$ paths" in line
-    assert "on all 4 cases: K = 2, T = 3; K = 3, T = 4; K = 2, T = 6; pi with a zero" in line
+    assert (
+        "`forward_log_likelihood` agrees with brute force over all $K^T$ paths" in line
+    )
+    assert (
+        "on all 4 cases: K = 2, T = 3; K = 3, T = 4; K = 2, T = 6; pi with a zero"
+        in line
+    )
 
 
 def test_grade_fails_a_wrong_function_and_names_the_cases(shown):
     with pytest.raises(booktools.GradingError) as failure:
-        booktools.grade(forward_forgetting_pi, brute_force_log_likelihood, _tiny_problems(),
-                        against="brute force")
+        booktools.grade(
+            forward_forgetting_pi,
+            brute_force_log_likelihood,
+            _tiny_problems(),
+            against="brute force",
+        )
     message = str(failure.value)
-    assert message.startswith("forward_forgetting_pi fails 4 of 4 cases against brute force")
-    off = re.search(r"case 'pi with a zero': the result is off by ([\d.e+-]+): got (\S+), "
-                    r"expected (\S+)", message)
+    assert message.startswith(
+        "forward_forgetting_pi fails 4 of 4 cases against brute force"
+    )
+    off = re.search(
+        r"case 'pi with a zero': the result is off by ([\d.e+-]+): got (\S+), "
+        r"expected (\S+)",
+        message,
+    )
     assert off, message
     expected = brute_force_log_likelihood(*_tiny_problems()["pi with a zero"])
     assert float(off.group(3)) == pytest.approx(expected, rel=1e-9)
     # the difference is printed with 3 significant digits
-    assert float(off.group(1)) == pytest.approx(abs(float(off.group(2)) - expected), rel=5e-3)
+    assert float(off.group(1)) == pytest.approx(
+        abs(float(off.group(2)) - expected), rel=5e-3
+    )
     assert not shown  # no ✓ line for a failing function
 
 
@@ -345,7 +388,9 @@ def test_grade_compares_named_tuples_field_by_field(shown):
         return _Pair(x - 1.0, x + 1.5)
 
     booktools.grade(oracle, oracle, {"x = 2": (2.0,)}, against="itself")
-    with pytest.raises(booktools.GradingError, match=r"high is off by 0.5: got 3.5, expected 3"):
+    with pytest.raises(
+        booktools.GradingError, match=r"high is off by 0.5: got 3.5, expected 3"
+    ):
         booktools.grade(off_high, oracle, {"x = 2": (2.0,)}, against="the pair")
 
 
@@ -376,32 +421,176 @@ def test_animation_html_is_deterministic_offline_and_retina(restore_rc):
     html = []
     for _ in range(2):
         anim, fig = _animation()
-        html.append(booktools.animation_html(
-            anim, fig, element_id="demo_line", fps=2,
-            alt="A line rising from flat to steep in three frames.",
-        ).data)
+        html.append(
+            booktools.animation_html(
+                anim,
+                fig,
+                element_id="demo_line",
+                fps=2,
+                alt="A line rising from flat to steep in three frames.",
+            ).data
+        )
         assert not plt.fignum_exists(fig.number), "the figure must be closed"
     assert html[0] == html[1], "two runs give different HTML (nbval would fail)"
     text = html[0]
     assert "http://" not in text and "https://" not in text
     assert not re.search(r"[0-9a-f]{32}", text), "a random id is left"
-    assert 'id="_anim_imgdemo_line" alt="A line rising from flat to steep in three frames."' in text
+    assert (
+        'id="_anim_imgdemo_line" alt="A line rising from flat to steep in three frames."'
+        in text
+    )
     frames = re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]+)"', text)
     assert len(frames) == 3
     first = Image.open(io.BytesIO(base64.b64decode(frames[0].replace("\\\n", ""))))
-    shown_width = int(re.search(r'id="_anim_imgdemo_line"[^>]* width="(\d+)"', text).group(1))
+    shown_width = int(
+        re.search(r'id="_anim_imgdemo_line"[^>]* width="(\d+)"', text).group(1)
+    )
     assert first.width == 2 * shown_width
 
 
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"element_id": "demo-line", "alt": "A line rising in three frames.", "fps": 2}, "element_id"),
+        (
+            {
+                "element_id": "demo-line",
+                "alt": "A line rising in three frames.",
+                "fps": 2,
+            },
+            "element_id",
+        ),
         ({"element_id": "demo", "alt": "line", "fps": 2}, "alt"),
-        ({"element_id": "demo", "alt": "A line rising in three frames.", "fps": 0}, "fps"),
+        (
+            {"element_id": "demo", "alt": "A line rising in three frames.", "fps": 0},
+            "fps",
+        ),
     ],
 )
 def test_animation_html_rejects_bad_options(options, message, restore_rc):
     fig = plt.figure()
-    with pytest.raises(ValueError, match=message):  # checked before the animation is used
+    with pytest.raises(
+        ValueError, match=message
+    ):  # checked before the animation is used
         booktools.animation_html(None, fig, **options)
+
+
+# ------------------------------------- chapters 1 and 2: the oracle, free coordinates
+
+
+def _three_state_params(startprob):
+    return hmmcore.HMMParams(
+        startprob=np.array(startprob),
+        transmat=np.array([[0.7, 0.0, 0.3], [0.2, 0.5, 0.3], [0.1, 0.4, 0.5]]),
+        means=np.array([[0.0, 1.0], [-1.0, 0.5], [2.0, -1.0]]),
+        covars=np.array(
+            [
+                [[1.0, 0.3], [0.3, 0.5]],
+                [[0.4, -0.1], [-0.1, 0.9]],
+                [[2.0, 0.0], [0.0, 0.2]],
+            ]
+        ),
+    )
+
+
+def test_oracle_log_likelihood_equals_brute_force_with_zeros():
+    params = _three_state_params([0.0, 0.6, 0.4])  # a zero in pi and one in A
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
+    brute = hmmcore.enumerate_paths(params.startprob, params.transmat, log_b)
+    assert booktools.oracle_log_likelihood(X, params) == pytest.approx(
+        brute.log_likelihood, rel=1e-12, abs=1e-12
+    )
+
+
+def test_oracle_log_likelihood_sees_a_transposed_transition_matrix():
+    params = _three_state_params([0.2, 0.5, 0.3])
+    X = np.random.default_rng(1).normal(size=(6, 2))
+    log_b = hmmcore.gaussian_log_density(X, params.means, params.covars)
+    brute = hmmcore.enumerate_paths(params.startprob, params.transmat, log_b)
+    transposed = params._replace(transmat=params.transmat.T)
+    gap = booktools.oracle_log_likelihood(X, transposed) - brute.log_likelihood
+    assert abs(gap) > 1e-3
+
+
+def test_oracle_log_likelihood_names_a_wrong_shape():
+    with pytest.raises(ValueError, match=r"X must have shape \(T, 2\)"):
+        booktools.oracle_log_likelihood(np.zeros((4, 3)), _three_state_params([1, 0]))
+
+
+def test_free_coordinates_hold_zeros_and_the_vertex_and_round_trip():
+    params = _three_state_params([0.0, 1.0, 0.0])
+    theta, to_params = booktools.free_coordinates(params, startprob=False)
+    # A: 1 + 2 + 2 free logits (the zero is held), means 3 x 2, Cholesky 3 x 3
+    assert theta.shape == (5 + 6 + 9,)
+    back = to_params(theta)
+    for got, want in zip(back, params):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    moved = to_params(theta + 0.3)
+    assert moved.transmat[0, 1] == 0.0
+    assert np.array_equal(moved.startprob, params.startprob)
+
+
+def test_free_coordinates_give_valid_parameters_everywhere():
+    params = _three_state_params([0.2, 0.5, 0.3])
+    theta, to_params = booktools.free_coordinates(params)
+    assert theta.shape == (2 + 5 + 6 + 9,)
+    for point in np.random.default_rng(2).normal(scale=3.0, size=(20, theta.size)):
+        moved = to_params(point)
+        np.testing.assert_allclose(moved.startprob.sum(), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(moved.transmat.sum(axis=1), 1.0, rtol=1e-12)
+        assert np.all(moved.transmat >= 0)
+        assert np.all(np.linalg.eigvalsh(moved.covars) > 0)
+
+
+def test_free_coordinates_reject_a_wrong_length():
+    _, to_params = booktools.free_coordinates(_three_state_params([0.2, 0.5, 0.3]))
+    with pytest.raises(ValueError, match="theta must have shape"):
+        to_params(np.zeros(3))
+
+
+# ------------------------------------------ chapters 10 to 14: chapter 10's market model
+
+
+def test_regime_order_names_bull_bear_and_chop():
+    import hmmcore
+
+    params = hmmcore.HMMParams(
+        np.full(3, 1 / 3),
+        np.full((3, 3), 1 / 3),
+        np.array([[-0.1, 0.0], [0.05, 0.0], [0.02, 0.0]]),  # mean returns
+        np.array([np.diag([v, 1.0]) for v in (4.0, 1.0, 0.5)]),  # return variances
+    )
+    # state 0 is the most volatile (Bear/Crash); of 1 and 2, state 1 has the higher mean
+    assert booktools.regime_order(params) == [1, 0, 2]
+    named = hmmcore.permute_states(params, booktools.regime_order(params))
+    assert booktools.regime_order(named) == [0, 1, 2]
+    with pytest.raises(ValueError, match="three regimes"):
+        booktools.regime_order(params._replace(means=params.means[:2]))
+
+
+def test_fit_market_model_is_chapter_10s_configuration():
+    import hmmcore
+
+    X = hmmcore.simulate_regimes(300, rng=0).X
+    model = booktools.fit_market_model(X, 2, n_init=2)
+    assert (model.covariance_type, model.covars_prior, model.n_iter, model.tol) == (
+        "full",
+        0.0,
+        200,
+        1e-4,
+    )
+    assert (model.random_state, model.n_init, len(model.restart_scores_)) == (10, 2, 2)
+    assert sorted(
+        booktools.regime_order(booktools.fit_market_model(X, 3, n_init=1))
+    ) == [0, 1, 2]
+
+
+def test_regime_order_names_states_not_positions():
+    # state 0: calm, falling; state 1: turbulent; state 2: calm, rising
+    means = np.array([[-0.001, 0.01], [0.0, 0.03], [0.002, 0.01]])
+    covars = np.array([np.diag([s**2, 1e-4]) for s in (0.008, 0.03, 0.005)])
+    params = hmmcore.HMMParams(np.full(3, 1 / 3), np.full((3, 3), 1 / 3), means, covars)
+    assert booktools.regime_order(params) == [2, 1, 0]  # Bull, Bear/Crash, Chop
+    for perm in ([1, 2, 0], [2, 0, 1], [0, 2, 1]):
+        order = booktools.regime_order(hmmcore.permute_states(params, perm))
+        assert [perm[k] for k in order] == [2, 1, 0]

@@ -64,6 +64,28 @@ def drive_every_path(rng):
     jittering.params_ = start
     jittering.fit(X)
     hmmcore.simulate_regimes(20, rng=0)
+    drive_the_information(rng)
+
+
+def drive_the_information(rng):
+    """The fitted model's standard errors, Newton, the bootstrap and the pseudo-residuals
+    (chapter 12), for every covariance type, on two sequences from well-separated states."""
+    truth = hmmcore.HMMParams(np.array([0.6, 0.4]), np.array([[0.9, 0.1], [0.2, 0.8]]),
+                              np.array([[-2.0, 0.0], [2.0, 1.0]]), np.array([np.eye(2), 0.5 * np.eye(2)]))
+    X = np.concatenate([hmmcore.sample(truth, 150, rng)[0], hmmcore.sample(truth, 150, rng)[0]])
+    lengths = [150, 150]
+    for covariance_type in hmmcore.COVARIANCE_TYPES:
+        model = hmmcore.GaussianHMM(2, covariance_type=covariance_type, covars_prior=0.0, n_iter=500, tol=1e-9,
+                                    random_state=0).fit(X, lengths)
+        model.observed_information(X, lengths, start="fixed")
+        for start in ("free", "stationary"):
+            model.standard_errors(X, lengths, start=start, covariance="robust")
+        model.pseudo_residuals(X, lengths)
+        newton = hmmcore.fit_newton(X, model.params_, lengths, covariance_type=covariance_type, start="stationary")
+        hmmcore.standard_errors(X, newton.params, lengths, covariance_type=covariance_type, start="stationary")
+        hmmcore.score_vector(X, newton.params, lengths, covariance_type=covariance_type, start="stationary")
+        hmmcore.parametric_bootstrap(model.params_, 60, 2, rng, covariance_type=covariance_type)
+        model.get_stationary_distribution()
 
 
 def test_every_unchecked_call_passes_what_the_callee_accepts(rng, monkeypatch):

@@ -616,6 +616,50 @@ def test_a_state_that_never_sees_a_feature():
     assert result.params is params or all(np.array_equal(a, b) for a, b in zip(result.params, params))
 
 
+def test_chapter_12_with_gaps():
+    """Chapter 12's computations on data with gaps. The one-step-ahead state probabilities are
+    the filter's, and the filter takes gaps: against a forward pass written here with
+    ``scipy.stats`` marginals (a fully missing row: a transition alone). The score, the
+    observed information, the standard errors, Newton's method and the pseudo-residuals are
+    derived for complete data only: each raises, naming what to do, at the function and at
+    the estimator."""
+    rng = np.random.default_rng(21)
+    params = random_model(rng, 3, 2)
+    X = sample(params, 12, rng)
+    X[2, 1] = X[5, 0] = np.nan
+    X[8] = np.nan
+    predicted = np.empty((12, 3))
+    predicted[0] = params.startprob
+    for t in range(12):
+        seen = ~np.isnan(X[t])
+        density = np.array([
+            stats.multivariate_normal(params.means[k, seen], params.covars[k][np.ix_(seen, seen)]).pdf(X[t, seen])
+            if seen.any() else 1.0 for k in range(3)])
+        filtered = predicted[t] * density / (predicted[t] @ density)
+        if t < 11:
+            predicted[t + 1] = filtered @ params.transmat
+    np.testing.assert_allclose(hmmcore.predicted_probabilities(X, params), predicted, rtol=1e-10, atol=1e-14)
+
+    model = hmmcore.GaussianHMM(3, covariance_type="full")
+    model.params_ = params
+    refusing = {
+        "score_vector": lambda: hmmcore.score_vector(X, params),
+        "observed_information": lambda: hmmcore.observed_information(X, params),
+        "standard_errors": lambda: hmmcore.standard_errors(X, params),
+        "fit_newton": lambda: hmmcore.fit_newton(X, params),
+        "pseudo_residuals": lambda: hmmcore.pseudo_residuals(X, params),
+        "GaussianHMM.observed_information": lambda: model.observed_information(X),
+        "GaussianHMM.standard_errors": lambda: model.standard_errors(X),
+        "GaussianHMM.pseudo_residuals": lambda: model.pseudo_residuals(X),
+    }
+    for name, call in refusing.items():
+        with pytest.raises(ValueError, match=r"`X` has 4 missing value\(s\) \(NaN; the first at `X\[2, 1\]`\).*"
+                           r"derived for complete observations"):
+            call()
+    complete = np.isfinite(X).all(axis=1)
+    hmmcore.pseudo_residuals(X[complete], params)  # the complete rows: accepted
+
+
 def test_diagonal_fixed_point_is_each_features_moments_on_its_observed_days():
     """Diagonal covariances (chapter 14): at EM's fixed point each state's mean and variance of
     a feature are the gamma-weighted mean and variance over the days that feature was

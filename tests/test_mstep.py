@@ -162,3 +162,11 @@ def test_regularisation_inside_and_after_the_m_step(rng):
         hmmcore.regularize_covars(plain, -1.0)
 
 
+
+
+def test_a_state_never_left_is_named_by_its_departures():
+    """Row i of the transition update divides by the expected departures from i, which can be 0
+    while the state's occupancy is not (a state reached only on the last day)."""
+    xi_sum = np.array([[3.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"state\(s\) \[1\] \(0-based indices\) have zero expected departures"):
+        hmmcore.update_transmat(xi_sum)

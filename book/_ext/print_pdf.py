@@ -2,12 +2,13 @@
 
     python book/_ext/print_pdf.py _build/html
 
-Serves the HTML build on 127.0.0.1, opens every page of ``_toc.yml`` in order in headless
-Chromium (Debian's ``/usr/bin/chromium`` through Playwright; every request that is not
-for the local server is blocked), waits until MathJax has typeset the page and its images
-have loaded, and prints it with the browser's print layout (A4). pypdf joins the pages
-into ``<html>/baum-welch.pdf`` with one bookmark per chapter, where the intro's link finds
-it. Collapsed code and closed solutions stay closed in print, as on screen.
+Serves the HTML build on 127.0.0.1 and opens every page of ``_toc.yml``, in order, in
+headless Chromium (Debian's ``/usr/bin/chromium`` through Playwright; every request
+that is not for the local server is blocked). Once MathJax has typeset a page and its
+fonts and images have loaded, the page is printed with the browser's print layout
+(A4). pypdf joins the pages into ``<html>/baum-welch.pdf``, one bookmark per page of
+the book, where the intro's link finds it. Collapsed code and closed solutions stay
+closed in print, as on screen.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ import threading
 from pathlib import Path
 
 PDF_NAME = "baum-welch.pdf"
+# Debian's Chromium (never `playwright install`); as root it needs --no-sandbox, and on a
+# closed network nothing in the background should try to reach out.
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-_TITLE = re.compile(r"<title>(.*?)(?: &#8212; .*)?</title>", re.S)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+_TITLE = re.compile(r"<title>(.*?)(?: &#8212; .*)?</title>", re.DOTALL)
 # Run in each page: wait for MathJax and the images, and report a failed formula.
 _READY = """
 async () => {
@@ -40,7 +49,7 @@ async () => {
 
 
 def toc_pages(root: Path) -> list[str]:
-    """The pages of ``_toc.yml`` in reading order, as paths relative to the HTML build."""
+    """The pages of ``_toc.yml`` in reading order, relative to the HTML build."""
     import yaml
 
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
@@ -70,12 +79,12 @@ def page_title(html_file: Path) -> str:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 
 def print_book(html_dir: Path, root: Path) -> Path:
-    """Print every page of the book in ``html_dir`` and join them; return the PDF's path."""
+    """Print every page of the book in ``html_dir``, join them; return the PDF."""
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
 
@@ -91,24 +100,43 @@ def print_book(html_dir: Path, root: Path) -> Path:
     writer = PdfWriter()
     try:
         with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1000, "height": 1400},
-                                          service_workers="block")
-            context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
-                          else r.abort())
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(
+                viewport={"width": 1000, "height": 1400}, service_workers="block"
+            )
+            context.route(
+                "**/*",
+                lambda r: (
+                    r.continue_() if r.request.url.startswith(base) else r.abort()
+                ),
+            )
             for number, page_rel in enumerate(pages):
                 page = context.new_page()
                 page.goto(base + page_rel, wait_until="load")
                 if page.evaluate(_READY):
-                    raise SystemExit(f"print_pdf: MathJax failed on a formula of {page_rel}")
+                    raise SystemExit(
+                        f"print_pdf: MathJax failed on a formula of {page_rel}"
+                    )
                 part = Path(tmp) / f"{number:03d}.pdf"
-                page.pdf(path=str(part), format="A4", print_background=True,
-                         margin={"top": "15mm", "bottom": "15mm", "left": "12mm",
-                                 "right": "12mm"})
+                page.pdf(
+                    path=str(part),
+                    format="A4",
+                    print_background=True,
+                    margin={
+                        "top": "15mm",
+                        "bottom": "15mm",
+                        "left": "12mm",
+                        "right": "12mm",
+                    },
+                )
                 page.close()
                 first = len(writer.pages)
                 writer.append(PdfReader(part))
-                writer.add_outline_item(title=page_title(html_dir / page_rel), page_number=first)
+                writer.add_outline_item(
+                    title=page_title(html_dir / page_rel), page_number=first
+                )
             browser.close()
     finally:
         server.shutdown()
