@@ -167,6 +167,15 @@ def _marginal_log_density_loop(X, means, order, n_observed, row_pattern, rows, f
             out[t, k] = log_normaliser[p] - 0.5 * squared
 
 
+def _checked_density_inputs(X, means, covars, patterns):
+    """``(X, means, covars, patterns)`` of the density and the conditional moments, checked
+    against each other (``patterns``: None, or the missing values' patterns of ``X``)."""
+    X, _, found = check_data(X)
+    means = check_means(means, n_features=X.shape[1])
+    covars = check_covars(covars, n_components=means.shape[0], n_features=X.shape[1])
+    return X, means, covars, check_patterns(patterns, found)
+
+
 def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, validate: bool = True) -> np.ndarray:
     r"""The Gaussian log-density, :eq:`seed-29`: ``log N(x_t; mu_k, Sigma_k)`` for every t and k;
     with missing values (NaN), the log-density of each row's observed coordinates,
@@ -218,10 +227,7 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, vali
     array([[-0.9189]])
     """
     if validate:
-        X, _, found = check_data(X)
-        means = check_means(means, n_features=X.shape[1])
-        covars = check_covars(covars, n_components=means.shape[0], n_features=X.shape[1])
-        patterns = check_patterns(patterns, found)
+        X, means, covars, patterns = _checked_density_inputs(X, means, covars, patterns)
     if cholesky is None:
         cholesky = cholesky_factors(covars)
     out = np.empty((X.shape[0], means.shape[0]))
@@ -326,10 +332,7 @@ def conditional_moments(X, means, covars, *, cholesky=None, patterns=None,
            [0.  , 0.36]]))
     """
     if validate:
-        X, _, found = check_data(X)
-        means = check_means(means, n_features=X.shape[1])
-        covars = check_covars(covars, n_components=means.shape[0], n_features=X.shape[1])
-        patterns = check_patterns(patterns, found)
+        X, means, covars, patterns = _checked_density_inputs(X, means, covars, patterns)
     if patterns is None:
         patterns = missing_patterns(X)
     factors = _pattern_factors(covars, patterns, cholesky)
