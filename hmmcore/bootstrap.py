@@ -99,7 +99,8 @@ def parametric_bootstrap(params, n_samples: int, n_boot: int, random_state=None,
     close to sigma / sqrt(T_k), T_k = 200 days in each state (here 0.0707).
 
     >>> from hmmcore import HMMParams
-    >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.95, 0.05], [0.05, 0.95]]),
+    >>> transmat = np.array([[0.95, 0.05], [0.05, 0.95]])
+    >>> params = HMMParams(np.array([0.5, 0.5]), transmat,
     ...                    np.array([[-3.0], [3.0]]), np.array([[[1.0]], [[1.0]]]))
     >>> result = parametric_bootstrap(params, 400, 40, np.random.default_rng(0),
     ...                               n_random_starts=0)

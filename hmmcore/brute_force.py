@@ -58,8 +58,8 @@ def joint_log_prob(path, startprob, transmat, log_b) -> float:
 
     Examples
     --------
-    >>> value = joint_log_prob([0, 1], np.array([0.5, 0.5]), np.array([[0.75, 0.25], [0.5, 0.5]]),
-    ...                        np.zeros((2, 2)))
+    >>> transmat = np.array([[0.75, 0.25], [0.5, 0.5]])
+    >>> value = joint_log_prob([0, 1], np.array([0.5, 0.5]), transmat, np.zeros((2, 2)))
     >>> bool(np.isclose(value, np.log(0.5 * 0.25)))
     True
     """
@@ -91,7 +91,8 @@ def enumerate_paths(startprob, transmat, log_b) -> BruteForce:
 
     Examples
     --------
-    >>> exact = enumerate_paths([0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]], np.log([[0.5, 0.1], [0.2, 0.4]]))
+    >>> log_b = np.log([[0.5, 0.1], [0.2, 0.4]])
+    >>> exact = enumerate_paths([0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]], log_b)
     >>> len(exact.paths), exact.gamma.sum(axis=1)
     (4, array([1., 1.]))
     """

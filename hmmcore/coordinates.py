@@ -99,8 +99,13 @@ def coordinate_layout(n_components: int, n_features: int, covariance_type: str =
 
     >>> coordinate_layout(3, 3).size, coordinate_layout(3, 3, start="fixed").size
     (35, 33)
-    >>> coordinate_layout(2, 1, "tied", "stationary").names
-    ('alr transmat[0, 0]', 'alr transmat[1, 0]', 'means[0, 0]', 'means[1, 0]', 'log chol covars[:, 0, 0]')
+    >>> for name in coordinate_layout(2, 1, "tied", "stationary").names:
+    ...     print(name)
+    alr transmat[0, 0]
+    alr transmat[1, 0]
+    means[0, 0]
+    means[1, 0]
+    log chol covars[:, 0, 0]
     """
     K = check_positive_int(n_components, "n_components")
     D = check_positive_int(n_features, "n_features")

@@ -62,7 +62,8 @@ def compact_from_full(covars, covariance_type: str) -> np.ndarray:
 
     Examples
     --------
-    >>> compact_from_full(np.array([np.diag([1.0, 2.0]), np.diag([3.0, 4.0])]), "diag")
+    >>> full = np.array([np.diag([1.0, 2.0]), np.diag([3.0, 4.0])])
+    >>> compact_from_full(full, "diag")
     array([[1., 2.],
            [3., 4.]])
     """

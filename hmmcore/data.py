@@ -76,8 +76,8 @@ def market_features(ohlcv):
     Examples
     --------
     >>> import pandas as pd
-    >>> bars = pd.DataFrame({"High": [11.0, 12.0], "Low": [9.0, 10.0], "Close": [10.0, 11.0],
-    ...                      "Volume": [100.0, 100.0]})
+    >>> bars = pd.DataFrame({"High": [11.0, 12.0], "Low": [9.0, 10.0],
+    ...                      "Close": [10.0, 11.0], "Volume": [100.0, 100.0]})
     >>> market_features(bars).round(4).values.tolist()   # log(11/10), 2/11, log(1)
     [[0.0953, 0.1818, 0.0]]
     """

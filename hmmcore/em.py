@@ -212,8 +212,10 @@ def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions()
     >>> params = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
     ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
     >>> new, log_likelihood = em_step(X, params)
-    >>> bool(np.isclose(log_likelihood, score(X, params))), score(X, new) >= log_likelihood
-    (True, True)
+    >>> bool(np.isclose(log_likelihood, score(X, params)))
+    True
+    >>> score(X, new) >= log_likelihood
+    True
     """
     if validate:
         X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
@@ -274,7 +276,8 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     --------
     >>> from hmmcore import initial_params, simulate_regimes
     >>> X = simulate_regimes(500, rng=0).X
-    >>> result = fit_em(X, initial_params(X, 3, random_state=0), n_iter=500, tol=1e-4)
+    >>> start = initial_params(X, 3, random_state=0)
+    >>> result = fit_em(X, start, n_iter=500, tol=1e-4)
     >>> result.converged, len(result.log_likelihoods) == result.n_iter
     (True, True)
     """

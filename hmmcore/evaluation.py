@@ -141,8 +141,10 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
     ...                    np.array([[-1.0], [1.0]]), np.array([[[1.0]], [[1.0]]]))
     >>> X = [[-1.0], [1.2], [0.3]]
     >>> result = posteriors(X, params)
-    >>> np.allclose(result.gamma[-1], filtered(X, params).alpha_hat[-1]), round(float(result.xi_sum.sum()), 12)
-    (True, 2.0)
+    >>> bool(np.allclose(result.gamma[-1], filtered(X, params).alpha_hat[-1]))
+    True
+    >>> round(float(result.xi_sum.sum()), 12)
+    2.0
     """
     params, log_bs = _prepared(X, params, lengths, validate, cholesky, patterns)
     parts = [e_step(params.startprob, params.transmat, log_b, return_xi, validate=False) for log_b in log_bs]

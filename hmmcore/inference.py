@@ -299,7 +299,8 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
     >>> log_b = np.log([[0.5, 0.1], [0.2, 0.4], [0.3, 0.3]])
     >>> passed = forward(startprob, transmat, log_b)
     >>> beta_hat = backward(transmat, log_b, passed.log_scale)
-    >>> bool(np.allclose(passed.alpha_hat * beta_hat, e_step(startprob, transmat, log_b).gamma))
+    >>> gamma = e_step(startprob, transmat, log_b).gamma
+    >>> bool(np.allclose(passed.alpha_hat * beta_hat, gamma))
     True
     """
     if validate:
@@ -387,7 +388,8 @@ def log_likelihood(startprob, transmat, log_b) -> float:
     States with the same densities cannot be told apart: log P(O) is then the sum of the
     log-densities, whatever pi and A are.
 
-    >>> log_likelihood([0.3, 0.7], [[0.9, 0.1], [0.4, 0.6]], [[-1.0, -1.0], [-2.0, -2.0]])
+    >>> log_b = [[-1.0, -1.0], [-2.0, -2.0]]
+    >>> log_likelihood([0.3, 0.7], [[0.9, 0.1], [0.4, 0.6]], log_b)
     -3.0
     """
     return forward(startprob, transmat, log_b).log_likelihood

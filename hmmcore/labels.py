@@ -41,7 +41,8 @@ def permute_states(params_or_model, order):
 
     Examples
     --------
-    >>> params = HMMParams(np.array([0.25, 0.75]), np.array([[0.9, 0.1], [0.2, 0.8]]),
+    >>> transmat = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> params = HMMParams(np.array([0.25, 0.75]), transmat,
     ...                    np.array([[0.0], [3.0]]), np.array([[[1.0]], [[2.0]]]))
     >>> swapped = permute_states(params, [1, 0])
     >>> swapped.startprob, swapped.transmat[0]
@@ -115,7 +116,8 @@ def align_states(params_or_model, reference) -> np.ndarray:
     --------
     A refit that lists a calm and a volatile state in the other order:
 
-    >>> reference = HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.2, 0.8]]),
+    >>> transmat = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> reference = HMMParams(np.array([0.5, 0.5]), transmat,
     ...                       np.array([[0.1], [-0.2]]), np.array([[[1.0]], [[9.0]]]))
     >>> refit = HMMParams(np.array([0.4, 0.6]), np.array([[0.7, 0.3], [0.1, 0.9]]),
     ...                   np.array([[-0.3], [0.1]]), np.array([[[8.0]], [[1.1]]]))

@@ -134,7 +134,8 @@ class GaussianHMM:
     --------
     >>> from hmmcore import GaussianHMM, simulate_regimes
     >>> X = simulate_regimes(2000, rng=0).X
-    >>> model = GaussianHMM(3, covariance_type="full", n_iter=100, random_state=0).fit(X)
+    >>> model = GaussianHMM(3, covariance_type="full", n_iter=100, random_state=0)
+    >>> model = model.fit(X)
     >>> model.predict(X).shape, model.transmat_.shape
     ((2000,), (3, 3))
     """
@@ -467,7 +468,8 @@ class GaussianHMM:
         >>> from hmmcore import GaussianHMM, simulate_regimes
         >>> X = simulate_regimes(300, rng=1).X
         >>> model = GaussianHMM(2, covariance_type="full", random_state=0).fit(X)
-        >>> bool(np.array_equal(model.filter_proba(X[:100]), model.filter_proba(X)[:100]))
+        >>> first_days, all_days = model.filter_proba(X[:100]), model.filter_proba(X)
+        >>> bool(np.array_equal(first_days, all_days[:100]))
         True
         """
         X, lengths, params, patterns = self._validated(X, lengths)
@@ -595,9 +597,12 @@ class GaussianHMM:
         >>> model = GaussianHMM(1, covariance_type="full")
         >>> model.params_ = HMMParams(np.ones(1), np.ones((1, 1)), np.zeros((1, 1)),
         ...                           np.full((1, 1, 1), 2.0))
-        >>> result = model.observed_information([[1.0], [-1.0], [2.0], [-2.0]], start="fixed")
-        >>> result.coordinates.names[0], round(float(result.observed[0, 0]), 12), float(result.missing.max())
-        ('means[0, 0]', 2.0, 0.0)
+        >>> X = [[1.0], [-1.0], [2.0], [-2.0]]
+        >>> result = model.observed_information(X, start="fixed")
+        >>> result.coordinates.names[0], round(float(result.observed[0, 0]), 12)
+        ('means[0, 0]', 2.0)
+        >>> float(result.missing.max())
+        0.0
         """
         X, lengths, params = self._information_inputs(X, lengths, start)
         return observed_information(X, params, lengths, covariance_type=self.covariance_type, start=start,

@@ -90,7 +90,8 @@ def fit_newton(X, params, lengths=None, *, covariance_type: str = "full", start:
     >>> start = HMMParams(np.array([1.0]), np.array([[1.0]]), np.array([[0.7]]),
     ...                   np.array([[[9.0]]]))
     >>> result = fit_newton(X, start, start="fixed")
-    >>> bool(abs(result.params.means[0, 0]) < 1e-9), round(float(result.params.covars[0, 0, 0]), 9)
+    >>> mean, variance = result.params.means[0, 0], result.params.covars[0, 0, 0]
+    >>> bool(abs(mean) < 1e-9), round(float(variance), 9)
     (True, 2.5)
     """
     if validate:

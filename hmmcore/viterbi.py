@@ -85,7 +85,8 @@ def viterbi(startprob, transmat, log_b, *, validate: bool = True) -> ViterbiPath
     Each day's density points clearly at one state; with uniform pi and A the best path follows
     them, and its log-probability is 3 log(1/2) (pi, then two transitions; log b = 0 on it):
 
-    >>> path = viterbi([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[0.0, -10.0], [-10.0, 0.0], [-10.0, 0.0]])
+    >>> log_b = [[0.0, -10.0], [-10.0, 0.0], [-10.0, 0.0]]
+    >>> path = viterbi([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], log_b)
     >>> path.path, bool(np.isclose(path.log_prob, 3 * np.log(0.5)))
     (array([0, 1, 1]), True)
     """
