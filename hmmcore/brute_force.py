@@ -191,8 +191,10 @@ def integrate_missing(X, means, covars, *, rtol: float = 1e-11) -> IntegratedMom
     the first coordinate's, log N(0; 0, 1) = -0.9189; given the first at 0, the second has
     mean 0 and second moment 1 - 0.8^2 = 0.36.
 
-    >>> exact = integrate_missing([[0.0, np.nan]], [[0.0, 0.0]], [[[1.0, 0.8], [0.8, 1.0]]])
-    >>> round(float(exact.log_density[0, 0]), 4), round(float(exact.second[0, 0, 1, 1]), 6)
+    >>> covars = [[[1.0, 0.8], [0.8, 1.0]]]
+    >>> exact = integrate_missing([[0.0, np.nan]], [[0.0, 0.0]], covars)
+    >>> log_density, second = exact.log_density[0, 0], exact.second[0, 0, 1, 1]
+    >>> round(float(log_density), 4), round(float(second), 6)
     (-0.9189, 0.36)
     """
     X = check_observations(X)

@@ -223,7 +223,8 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, vali
     With the second coordinate missing, the first is a standard normal whatever the
     correlation: the same -0.9189 as above.
 
-    >>> gaussian_log_density([[0.0, np.nan]], [[0.0, 0.0]], [[[1.0, 0.8], [0.8, 1.0]]]).round(4)
+    >>> covars = [[[1.0, 0.8], [0.8, 1.0]]]
+    >>> gaussian_log_density([[0.0, np.nan]], [[0.0, 0.0]], covars).round(4)
     array([[-0.9189]])
     """
     if validate:
@@ -253,7 +254,8 @@ class ConditionalMoments(NamedTuple):
     of pattern p: the conditional covariance of the missing coordinates in their rows and
     columns, zeros elsewhere (pattern 0, complete, is all zeros)."""
     patterns: MissingPatterns
-    """The patterns of missing values (``covariances[patterns.row_pattern[t]]`` is row t's)."""
+    """The patterns of missing values: row t's conditional covariances are
+    ``covariances[p]`` with ``p = patterns.row_pattern[t]``."""
 
 
 @njit(cache=True, nogil=True)
@@ -326,7 +328,8 @@ def conditional_moments(X, means, covars, *, cholesky=None, patterns=None,
     Two standard normal coordinates with correlation 0.8: given the first at 1, the second
     has mean 0.8 and variance 1 - 0.8^2 = 0.36.
 
-    >>> moments = conditional_moments([[1.0, np.nan]], [[0.0, 0.0]], [[[1.0, 0.8], [0.8, 1.0]]])
+    >>> covars = [[[1.0, 0.8], [0.8, 1.0]]]
+    >>> moments = conditional_moments([[1.0, np.nan]], [[0.0, 0.0]], covars)
     >>> moments.completed[0].round(4), moments.covariances[1, 0].round(4)
     (array([[1. , 0.8]]), array([[0.  , 0.  ],
            [0.  , 0.36]]))

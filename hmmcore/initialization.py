@@ -101,8 +101,8 @@ def initial_params(
     form (``covariances.initial_covars``). They are drawn in that order, as hmmlearn
     draws them, so an int seed gives hmmlearn's pi and A. With missing values, the data's
     covariance is its maximum-likelihood estimate and k-means++ runs on the rows (those with a
-    value observed) completed by their conditional means
-    (``hmmcore.initialization.gaussian_moments``).
+    value observed) completed by their conditional means (``gaussian_moments``, in
+    ``hmmcore.initialization``).
 
     Parameters
     ----------
