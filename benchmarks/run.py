@@ -2,8 +2,11 @@
 
 Run from the repository root with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``).
 Prints markdown tables; ``--write`` also replaces the results section of
-``benchmarks/README.md``. These are measurements, not tests: nothing here asserts a time.
-Every ratio is hmmcore's time divided by hmmlearn's, both measured in this run.
+``benchmarks/README.md``; ``--only information`` and ``--only gaps`` measure only the table of
+chapter 12 or of data with missing values (each with its own section of the README).
+These are measurements, not tests: nothing here asserts a time. Every ratio is hmmcore's time
+divided by hmmlearn's, both measured in this run, except in the table of data with missing
+values (hmmlearn refuses NaN), whose ratios are to the same data complete.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 INFORMATION_BEGIN, INFORMATION_END = "<!-- information:begin -->", "<!-- information:end -->"
+GAPS_BEGIN, GAPS_END = "<!-- gaps:begin -->", "<!-- gaps:end -->"
 N_STEPS, N_STATES = 17_520, 3  # the source system's 17,520 bars, three regimes
 
 
@@ -78,6 +82,38 @@ def per_iteration(params, repeats: int) -> list[str]:
         f"log-likelihood at identical parameters: |hmmcore - hmmlearn| = {difference:.1e} "
         f"(log-likelihood {ours_ll:.3f})",
     ]
+
+
+def with_gaps(params, repeats: int) -> list[str]:
+    """Per EM iteration on data with missing values (NaN) knocked out at random, against the
+    same data complete, in interleaved rounds (the ratio is the median of the rounds' ratios).
+    hmmlearn has no row: it refuses NaN."""
+    rng = np.random.default_rng(3)
+    scenarios = {"complete": X_DATA}
+    for label, share, whole_days in (("1 % of values", 0.01, False), ("10 % of values", 0.10, False),
+                                     ("30 % of values", 0.30, False), ("10 % of days", 0.10, True)):
+        gaps = X_DATA.copy()
+        gaps[rng.random(len(gaps) if whole_days else gaps.shape) < share] = np.nan
+        scenarios[label] = gaps
+    n_iter = 10
+
+    def per_iteration_ms(X):
+        start = time.perf_counter()
+        hmmcore.fit_em(X, params, n_iter=n_iter, tol=-np.inf)
+        return (time.perf_counter() - start) / n_iter * 1e3
+
+    for X in scenarios.values():
+        per_iteration_ms(X)  # compile and warm up
+    times = {label: [] for label in scenarios}
+    for _ in range(repeats):
+        for label, X in scenarios.items():
+            times[label].append(per_iteration_ms(X))
+    rows = []
+    for label, X in scenarios.items():
+        incomplete = np.isnan(X).any(axis=1).mean()
+        ratio = statistics.median(np.array(times[label]) / np.array(times["complete"]))
+        rows.append(f"| {label} | {100 * incomplete:.0f} | {statistics.median(times[label]):.2f} | {ratio:.2f} |")
+    return rows
 
 
 def restarts(repeats: int) -> list[str]:
@@ -259,20 +295,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per measurement (median)")
     parser.add_argument("--write", action="store_true", help="also write the tables into benchmarks/README.md")
-    parser.add_argument("--only", choices=("all", "information"), default="all",
-                        help="'information': only the chapter-12 table (its own section of the README)")
+    parser.add_argument("--only", choices=("all", "information", "gaps"), default="all",
+                        help="'information': only the chapter-12 table (its own section of the README); "
+                        "'gaps': only the table of data with missing values (its own section)")
     args = parser.parse_args()
-    with threadpool_limits(limits=1):
-        information_text = "\n".join(
-            [f"Machine: {machine()}; BLAS limited to one thread.", "", *information(args.repeats)])
-    print(information_text)
-    if args.write:
-        README.write_text(replace_section(README.read_text(), INFORMATION_BEGIN, INFORMATION_END,
-                                          information_text))
-    if args.only == "information":
-        return
+    if args.only in ("all", "information"):
+        with threadpool_limits(limits=1):
+            information_text = "\n".join(
+                [f"Machine: {machine()}; BLAS limited to one thread.", "", *information(args.repeats)])
+        print(information_text)
+        if args.write:
+            README.write_text(replace_section(README.read_text(), INFORMATION_BEGIN, INFORMATION_END,
+                                              information_text))
+        if args.only == "information":
+            return
 
     params = hmmcore.initial_params(X_DATA, N_STATES, np.random.default_rng(1))
+    with threadpool_limits(limits=1):
+        gaps_text = "\n".join([
+            f"Machine: {machine()}; BLAS limited to one thread; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start.",
+            "",
+            f"**With missing values** (NaN knocked out at random, T = {N_STEPS:,}, D = 3, "
+            f"K = {N_STATES}, full covariance; median of {args.repeats} interleaved rounds of "
+            "10 iterations each; hmmlearn refuses NaN)",
+            "",
+            "| data | incomplete rows (%) | ms per iteration | ratio to complete data |",
+            "|---|---|---|---|",
+            *with_gaps(params, args.repeats),
+        ])
+    print(gaps_text)
+    if args.write:
+        README.write_text(replace_section(README.read_text(), GAPS_BEGIN, GAPS_END, gaps_text))
+    if args.only == "gaps":
+        return
     with threadpool_limits(limits=1):  # hmmlearn's C++ runs on one core; BLAS does too
         lines = [
             f"Machine: {machine()}; BLAS limited to one thread.",

@@ -4,6 +4,7 @@
 book equation                  function                                   module
 =============================  =========================================  ================
 (2) marginal likelihood        ``enumerate_paths`` (exact oracle)         brute_force
+missing coordinates, oracle    ``integrate_missing`` (numerical)          brute_force
 (13)-(15) alpha, beta          ``forward``, ``backward``                  inference
 (16) log P(O | lambda)         ``log_likelihood``, ``forward``            inference
 (17) gamma, (21) xi            ``e_step``                                 inference
@@ -27,25 +28,37 @@ state forecasts (chapter 13)   ``forecast_state_proba``                   foreca
 predictive mixture, moments    ``forecast_mixture``, ``mixture_moments``  forecast
 quantiles, Value at Risk       ``mixture_quantile``                       forecast
 walk-forward refits            ``walk_forward``                           walkforward
+missing values (chapter 14)    ``missing_patterns``                       missing
+density of observed values     ``gaussian_log_density`` (NaN = missing)   emissions
+conditional Gaussian           ``conditional_moments``                    emissions
+expected statistics            ``update_means``, ``update_covars``        mstep
+                               (``moments=``), ``pattern_occupancy``
 =============================  =========================================  ================
 
-The layers, from the bottom: ``validation`` (every input check), ``params`` (the named types),
-``covariances`` (storage and rules of the four covariance types); the equations
+The layers, from the bottom: ``missing`` (the patterns of missing values), ``validation``
+(every input check), ``params`` (the named types), ``covariances`` (storage and rules of the
+four covariance types); the equations
 (``emissions``, ``inference``, ``viterbi``, ``mstep``); the parameter level on
 ``(X, params, lengths)`` (``evaluation``: ``score``, ``filtered``, ``posteriors``, ``decode``;
 ``sampling``: ``sample``; ``labels``: ``permute_states``, ``align_states``); the loop
 (``initialization``, ``monitor``, ``em``); the fitted model's uncertainty and fit (chapter 12:
 ``chain``, ``coordinates``, ``information``, ``uncertainty``, ``newton``, ``bootstrap``,
 ``residuals``); what it forecasts (chapter 13: ``forecast``, ``walkforward``); and ``model``,
-hmmlearn's estimator ``GaussianHMM`` over all of them. ``brute_force`` is the oracle the tests and the book check against; ``data`` loads the
-market data and simulates the book's regimes.
+hmmlearn's estimator ``GaussianHMM`` over all of them. ``brute_force`` is the oracle the tests
+and the book check against; ``data`` loads the market data and simulates the book's regimes.
+
+Missing values are marked NaN (and only NaN: ``inf`` is an error). The equations, the
+parameter level, the fit, decoding and the forecasts (chapter 13) accept them; with no value
+missing each computes exactly what it computed before missing values were supported. What is
+derived for complete observations only refuses them by name: chapter 12's score, information,
+standard errors, Newton steps and pseudo-residuals, and the walk forward.
 
 Every recursion is written once, as the loop the book derives, and compiled with numba
 (``cache=True``: the first call in a fresh checkout compiles, later processes load the cache).
 """
 
 from .bootstrap import BootstrapResult, parametric_bootstrap
-from .brute_force import BruteForce, enumerate_paths, joint_log_prob
+from .brute_force import BruteForce, IntegratedMoments, enumerate_paths, integrate_missing, joint_log_prob
 from .chain import stationary_distribution
 from .coordinates import Coordinates, coordinate_layout
 from .covariances import COVARIANCE_TYPES, compact_from_full, full_from_compact
@@ -69,7 +82,13 @@ from .em import (
     fit_em_restarts,
     m_step,
 )
-from .emissions import NotPositiveDefiniteError, cholesky_factors, gaussian_log_density
+from .emissions import (
+    ConditionalMoments,
+    NotPositiveDefiniteError,
+    cholesky_factors,
+    conditional_moments,
+    gaussian_log_density,
+)
 from .evaluation import decode, filtered, posteriors, score
 from .forecast import (
     MixtureMoments,
@@ -88,8 +107,17 @@ from .inference import Forward, ImpossibleObservationError, Posteriors, backward
 from .information import ObservedInformation, observed_information, score_vector
 from .initialization import initial_params
 from .labels import align_states, permute_states
+from .missing import MissingPatterns, missing_patterns
 from .monitor import ConvergenceMonitor, LikelihoodDecreaseWarning
-from .mstep import occupancy, regularize_covars, update_covars, update_means, update_startprob, update_transmat
+from .mstep import (
+    occupancy,
+    pattern_occupancy,
+    regularize_covars,
+    update_covars,
+    update_means,
+    update_startprob,
+    update_transmat,
+)
 from .newton import NewtonResult, fit_newton
 from .params import HMMLEARN_PRIORS, EMOptions, EMResult, HMMParams, PredictiveMixture, Priors
 from .residuals import PseudoResiduals, predicted_probabilities, pseudo_residuals
@@ -102,7 +130,7 @@ from .uncertainty import (
     inverse_information,
     standard_errors,
 )
-from .validation import BoundaryError
+from .validation import BoundaryError, UnobservedFeatureError
 from .viterbi import ViterbiPath, viterbi
 from .walkforward import Refit, WalkForward, period_starts, walk_forward
 
@@ -117,15 +145,17 @@ __all__ = [
     "coordinate_layout", "fit_newton", "inverse_information",
     "observed_information", "parametric_bootstrap", "predicted_probabilities", "pseudo_residuals",
     "score_vector", "standard_errors", "stationary_distribution",
-    "BruteForce", "COVARIANCE_TYPES", "ConvergenceMonitor", "DegenerateStateError",
+    "BruteForce", "COVARIANCE_TYPES", "ConditionalMoments", "ConvergenceMonitor", "DegenerateStateError",
     "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
-    "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "LESSON_REGIMES",
-    "LikelihoodDecreaseWarning", "MStep", "NotPositiveDefiniteError", "Posteriors", "Priors",
-    "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "ViterbiPath", "backward", "cholesky_factors",
-    "compact_from_full", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
+    "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "IntegratedMoments",
+    "LESSON_REGIMES",
+    "LikelihoodDecreaseWarning", "MStep", "MissingPatterns", "NotPositiveDefiniteError", "Posteriors", "Priors",
+    "SIMULATED_REGIMES", "SIMULATED_TRANSMAT", "UnobservedFeatureError", "ViterbiPath", "backward",
+    "cholesky_factors", "compact_from_full", "conditional_moments", "decode", "e_step", "em_step", "enumerate_paths", "filtered", "fit_em",
     "fit_em_restarts", "forward", "full_from_compact", "gaussian_log_density", "initial_params",
-    "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "occupancy",
-    "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
+    "integrate_missing",
+    "joint_log_prob", "load_sp500", "log_likelihood", "m_step", "market_features", "missing_patterns",
+    "occupancy", "pattern_occupancy", "permute_states", "posteriors", "regularize_covars", "sample", "score", "simulate_regimes",
     "simulated_regime_params", "update_covars", "update_means", "update_startprob",
     "update_transmat", "viterbi",
 ]

@@ -93,10 +93,12 @@ def n_covariance_parameters(covariance_type: str, n_components: int, n_features:
     }[covariance_type]
 
 
-def initial_covars(X, covariance_type: str, n_components: int, min_covar: float) -> np.ndarray:
+def initial_covars(X, covariance_type: str, n_components: int, min_covar: float, *, spread=None) -> np.ndarray:
     """hmmlearn's starting covariances: the data's covariance plus ``min_covar * I``, in the
     type's form (its diagonal for "diag"; the mean of all its entries times I for
-    "spherical"), the same for every state; returned as (K, D, D) matrices.
+    "spherical"), the same for every state; returned as (K, D, D) matrices. ``spread``: the
+    data's covariance, if computed otherwise (with missing values, its maximum-likelihood
+    estimate); by default ``np.cov`` of ``X``.
 
     Examples
     --------
@@ -106,7 +108,8 @@ def initial_covars(X, covariance_type: str, n_components: int, min_covar: float)
            [0.        , 1.83333333]])
     """
     n_samples, n_features = X.shape
-    spread = np.atleast_2d(np.cov(X, rowvar=False)) if n_samples > 1 else np.zeros((n_features,) * 2)
+    if spread is None:
+        spread = np.atleast_2d(np.cov(X, rowvar=False)) if n_samples > 1 else np.zeros((n_features,) * 2)
     spread = spread + min_covar * np.eye(n_features)
     compact = {
         "spherical": lambda: np.full(n_components, spread.mean()),

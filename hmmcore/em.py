@@ -12,6 +12,15 @@ A covariance that stops being positive definite (a state collapsing onto a few p
 likelihood is unbounded) raises :class:`DegenerateStateError` in the M-step, naming the state;
 :func:`fit_em` ends that run with a :class:`DegenerateStateWarning` and returns its last valid
 parameters.
+
+**Missing values** (chapter 14). The same loop runs on observations with NaN: the E-step's
+densities are those of the observed coordinates, and the M-step's means and covariances come
+from the conditional moments of the missing coordinates at the E-step's parameters. The
+patterns of missing values are found once, when the inputs are checked. With no value missing
+every function computes exactly what it computed before (the same numbers, bit for bit). A
+state that has weight but never sees a feature observed raises
+:class:`~hmmcore.UnobservedFeatureError` in the M-step; :func:`fit_em` ends that run as it ends
+a collapse.
 """
 
 from __future__ import annotations
@@ -23,17 +32,29 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .emissions import NotPositiveDefiniteError, cholesky_factors
+from .emissions import NotPositiveDefiniteError, cholesky_factors, conditional_moments
 from .evaluation import posteriors
 from .inference import Posteriors
 from .monitor import ConvergenceMonitor, is_decrease
-from .mstep import update_covars, update_means, update_startprob, update_transmat
+from .mstep import (
+    EMPTY_STATE_OCCUPANCY,
+    occupancy,
+    pattern_occupancy,
+    update_covars,
+    update_means,
+    update_startprob,
+    update_transmat,
+)
 from .params import EMOptions, EMResult, HMMParams
 from .validation import (
+    UnobservedFeatureError,
     check_em_inputs,
     check_monitors,
     check_n_iter,
     check_nonnegative,
+    check_observed_weight,
+    check_options,
+    check_params,
     check_positive_int,
     check_tol,
 )
@@ -65,6 +86,10 @@ class DegenerateStateError(ValueError):
         self.state = state
         self.iteration = iteration
 
+    def at_iteration(self, iteration: int) -> "DegenerateStateError":
+        """The same error, saying at which EM iteration it happened."""
+        return DegenerateStateError(self.state, iteration)
+
 
 class MStep(NamedTuple):
     """The outcome of an M-step."""
@@ -86,20 +111,27 @@ class EMStep(NamedTuple):
 
 
 def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
-           *, validate: bool = True) -> MStep:
+           *, patterns=None, validate: bool = True) -> MStep:
     """The M-step, :eq:`alg-mstep`: the updates :eq:`seed-28`, :eq:`seed-27`, :eq:`seed-35` and
     :eq:`seed-41` from the E-step's ``stats``, with the priors and
-    options of ``options``; parameters not named in ``options.update`` are kept.
+    options of ``options``; parameters not named in ``options.update`` are kept. With missing
+    values, the means and covariances maximise the Q-function with the missing coordinates
+    integrated out (:eq:`missing-means-update`, :eq:`missing-covars-update`).
 
     Parameters
     ----------
     X : array_like, shape (T, D)
+        The observations, NaN where a value is missing.
     stats : Posteriors
         The E-step at ``params``: :func:`hmmcore.posteriors` (joined over the sequences).
     params : HMMParams
-        The current parameters (kept for an empty state, and for those not updated).
+        The current parameters (kept for an empty state, and for those not updated; with
+        missing values, the conditional moments are taken under them).
     lengths : list of int, optional
     options : EMOptions
+    patterns : MissingPatterns, optional
+        The missingness patterns of ``X``, if already found (with ``validate=False``, None
+        means that no value is missing).
 
     Returns
     -------
@@ -110,6 +142,8 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
     ------
     DegenerateStateError
         If a new covariance is not positive definite (naming the state).
+    UnobservedFeatureError
+        If a state with weight never sees some feature observed (naming both).
 
     Examples
     --------
@@ -125,15 +159,21 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
            [ 5.1]])
     """
     if validate:
-        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
+        X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
     startprob, transmat, means, covars = params
     priors, gamma = options.priors, stats.gamma
+    moments = None
+    if patterns is not None and ("m" in options.update or "c" in options.update):
+        check_observed_weight(occupancy(gamma), pattern_occupancy(gamma, patterns), patterns.observed,
+                              EMPTY_STATE_OCCUPANCY)
+        moments = conditional_moments(X, means, covars, patterns=patterns, validate=False)
     if "s" in options.update:
         startprob = update_startprob(gamma, lengths, priors.startprob_prior, startprob, validate=False)
     if "t" in options.update:
         transmat = update_transmat(stats.xi_sum, transmat, priors.transmat_prior, validate=False)
     if "m" in options.update:
-        means = update_means(X, gamma, means, priors.means_prior, priors.means_weight, validate=False)
+        means = update_means(X, gamma, means, priors.means_prior, priors.means_weight, moments=moments,
+                             validate=False)
     if "c" in options.update:
         covars = update_covars(
             X, gamma, means, covars, options.reg_covar,
@@ -142,6 +182,7 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
             covars_weight=priors.covars_weight,
             means_prior=priors.means_prior,
             means_weight=priors.means_weight,
+            moments=moments,
             validate=False,
         )
     try:
@@ -152,9 +193,9 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
 
 
 def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
-            *, validate: bool = True) -> EMStep:
+            *, patterns=None, validate: bool = True) -> EMStep:
     """One Baum-Welch iteration from ``params``: the E-step :eq:`alg-estep`, then the M-step
-    :eq:`alg-mstep`.
+    :eq:`alg-mstep`. ``X`` may have missing values (NaN; ``patterns`` as in :func:`m_step`).
 
     Returns
     -------
@@ -177,32 +218,34 @@ def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions()
     True
     """
     if validate:
-        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
-    stats = posteriors(X, params, lengths, validate=False)
-    return EMStep(m_step(X, stats, params, lengths, options, validate=False).params, stats.log_likelihood)
+        X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
+    stats = posteriors(X, params, lengths, patterns=patterns, validate=False)
+    return EMStep(m_step(X, stats, params, lengths, options, patterns=patterns, validate=False).params,
+                  stats.log_likelihood)
 
 
-def _m_step_or_jitter(X, stats, params, lengths, options, jitter):
+def _m_step_or_jitter(X, stats, params, lengths, options, jitter, patterns):
     """The M-step; if it leaves a covariance singular and ``jitter`` > 0, the M-step again with
     ``reg_covar + jitter``. Returns the M-step and the state that needed the jitter (or None)."""
     try:
-        return m_step(X, stats, params, lengths, options, validate=False), None
+        return m_step(X, stats, params, lengths, options, patterns=patterns, validate=False), None
     except DegenerateStateError as error:
         if not jitter > 0:
             raise
         state = error.state
     return m_step(X, stats, params, lengths, options._replace(reg_covar=options.reg_covar + jitter),
-                  validate=False), state
+                  patterns=patterns, validate=False), state
 
 
 def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(), *,
            n_iter: int = 100, tol: float = 1e-4, monitor=None, singular_jitter: float = 0.0,
-           validate: bool = True) -> EMResult:
+           patterns=None, validate: bool = True) -> EMResult:
     """Baum-Welch from one starting point, until ``monitor`` says stop.
 
     Parameters
     ----------
     X : array_like, shape (T, D)
+        The observations, NaN where a value is missing (chapter 14).
     params : HMMParams
         The starting point.
     lengths : list of int, optional
@@ -219,10 +262,15 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     singular_jitter : float
         If > 0, an M-step that leaves a covariance singular is redone with ``reg_covar +
         singular_jitter`` (with a warning) instead of ending the run.
+    patterns : MissingPatterns, optional
+        The missingness patterns of ``X``, if already found (with ``validate=False``, None
+        means that no value is missing).
 
     Returns
     -------
     EMResult
+        A run that ends on a collapsing state, or on a state that never sees a feature
+        observed, holds that error in ``collapse``.
 
     Examples
     --------
@@ -234,7 +282,7 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     (True, True)
     """
     if validate:
-        X, lengths, params, options = check_em_inputs(X, lengths, params, options)
+        X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
     monitor = ConvergenceMonitor(tol, n_iter, False) if monitor is None else monitor
@@ -242,14 +290,15 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     history, collapse, jittered = [], None, []
     cholesky, scored = cholesky_factors(params.covars), params
     for iteration in range(1, n_iter + 1):
-        stats = posteriors(X, params, lengths, cholesky=cholesky, validate=False)
+        stats = posteriors(X, params, lengths, cholesky=cholesky, patterns=patterns, validate=False)
         history.append(stats.log_likelihood)
         monitor.report(stats.log_likelihood)
         scored = params
         try:
-            (params, cholesky), jittered_state = _m_step_or_jitter(X, stats, params, lengths, options, singular_jitter)
-        except DegenerateStateError as error:
-            collapse = DegenerateStateError(error.state, iteration)
+            (params, cholesky), jittered_state = _m_step_or_jitter(X, stats, params, lengths, options,
+                                                                   singular_jitter, patterns)
+        except (DegenerateStateError, UnobservedFeatureError) as error:
+            collapse = error.at_iteration(iteration)
             warnings.warn(getattr(monitor, "name", "") + str(collapse), DegenerateStateWarning, stacklevel=2)
             break
         if jittered_state is not None:
@@ -275,7 +324,7 @@ def _warn_jittered(jittered, jitter, name):
 
 def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *,
                     n_iter: int = 100, tol: float = 1e-4, monitors=None, singular_jitter: float = 0.0,
-                    n_threads: int | None = None, validate: bool = True) -> list[EMResult]:
+                    n_threads: int | None = None, patterns=None, validate: bool = True) -> list[EMResult]:
     """:func:`fit_em` from each of several starting points, in parallel threads.
 
     The compiled loops release the GIL, so the threads run at the same time; each run is
@@ -289,7 +338,7 @@ def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *
         One per start (default: a new monitor each, named "restart r: " in warnings).
     n_threads : int, optional
         Default: one per core.
-    Other parameters as :func:`fit_em`.
+    Other parameters as :func:`fit_em` (``X`` may have missing values, NaN).
 
     Returns
     -------
@@ -306,9 +355,10 @@ def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *
     4
     """
     if validate:
-        checked = [check_em_inputs(X, lengths, start, options, f"starts[{r}]") for r, start in enumerate(starts)]
-        X, lengths, options = checked[0][0], checked[0][1], checked[0][3]
-        starts = [params for _, _, params, _ in checked]
+        # the data (and their missing values) checked once, then each start against them
+        X, lengths, _, _, patterns = check_em_inputs(X, lengths, starts[0], options, "starts[0]", patterns)
+        starts = [check_params(start, X.shape[1], f"starts[{r}]") for r, start in enumerate(starts)]
+        options = [check_options(options, len(start.startprob)) for start in starts][0]
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
         if n_threads is not None:
@@ -320,7 +370,7 @@ def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *
 
     def run(restart):
         return fit_em(X, starts[restart], lengths, options, n_iter=n_iter, tol=tol, monitor=monitors[restart],
-                      singular_jitter=singular_jitter, validate=False)
+                      singular_jitter=singular_jitter, patterns=patterns, validate=False)
 
     workers = min(len(starts), n_threads or os.cpu_count() or 1)
     if workers == 1:

@@ -7,6 +7,10 @@ recursions (:mod:`hmmcore.inference`, :mod:`hmmcore.viterbi`) on each sequence o
 (hmmlearn's convention: the sequences are independent, each starting from pi). The results
 of the sequences are joined: per-step arrays concatenated, log-likelihoods and expected
 transition counts summed.
+
+``X`` may have missing values (NaN, chapter 14): the log-densities are then those of each
+row's observed coordinates, and a row with nothing observed contributes a transition and
+nothing else, so its state probabilities come from its neighbours.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 
 from .emissions import gaussian_log_density
 from .inference import Forward, Posteriors, e_step, forward
-from .validation import check_lengths, check_observations, check_params, sequence_bounds
+from .validation import check_data, check_params, check_patterns, sequence_bounds
 from .viterbi import ViterbiPath, viterbi
 
 #: Fields that add up over sequences; every other array field is concatenated along time.
@@ -38,27 +42,31 @@ def _joined(parts):
     return type(parts[0])(**fields)
 
 
-def _prepared(X, params, lengths, validate, cholesky=None):
+def _prepared(X, params, lengths, validate, cholesky=None, patterns=None):
     if validate:
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
+        X, lengths, found = check_data(X, lengths)
         params = check_params(params, X.shape[1])
+        patterns = check_patterns(patterns, found)
     elif lengths is None:
         lengths = [X.shape[0]]
-    log_b = gaussian_log_density(X, params.means, params.covars, cholesky=cholesky, validate=False)
+    log_b = gaussian_log_density(X, params.means, params.covars, cholesky=cholesky, patterns=patterns, validate=False)
     return params, [log_b[start:end] for start, end in sequence_bounds(lengths)]
 
 
-def filtered(X, params, lengths=None, *, validate: bool = True) -> Forward:
+def filtered(X, params, lengths=None, *, patterns=None, validate: bool = True) -> Forward:
     """The forward pass over every sequence: filtered probabilities, log c_t and the
     log-likelihood (Eqs. 16 and the scaled forward recursion of chapter 4).
 
     Parameters
     ----------
     X : array_like, shape (T, D)
+        The observations, NaN where a value is missing.
     params : HMMParams
     lengths : list of int, optional
         The sequences' lengths (None: one sequence).
+    patterns : MissingPatterns, optional
+        The missingness patterns of ``X``, if already found (with ``validate=False``, None
+        means that no value is missing); the same in every function here.
 
     Returns
     -------
@@ -78,12 +86,13 @@ def filtered(X, params, lengths=None, *, validate: bool = True) -> Forward:
     >>> round(float(alpha_hat[0, 0]), 6), round(float(1 / (1 + np.exp(-2))), 6)
     (0.880797, 0.880797)
     """
-    params, log_bs = _prepared(X, params, lengths, validate)
+    params, log_bs = _prepared(X, params, lengths, validate, patterns=patterns)
     return _joined([forward(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
 
 
-def score(X, params, lengths=None, *, validate: bool = True) -> float:
-    """log P(X | params), summed over the sequences (Eq. 16).
+def score(X, params, lengths=None, *, patterns=None, validate: bool = True) -> float:
+    """log P(X | params), summed over the sequences (Eq. 16); with missing values, the
+    probability of the observed values (the missing ones integrated out).
 
     Examples
     --------
@@ -92,12 +101,14 @@ def score(X, params, lengths=None, *, validate: bool = True) -> float:
     ...                    np.array([[[1.0]]]))
     >>> round(score([[0.0], [1.0]], params), 4)   # two standard normal log-densities
     -2.3379
+    >>> round(score([[0.0], [np.nan]], params), 4)   # a missing value integrates to 1
+    -0.9189
     """
-    return filtered(X, params, lengths, validate=validate).log_likelihood
+    return filtered(X, params, lengths, patterns=patterns, validate=validate).log_likelihood
 
 
 def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi: bool = False,
-               cholesky=None, validate: bool = True):
+               cholesky=None, patterns=None, validate: bool = True):
     """The E-step on every sequence: gamma (Eq. 17), xi summed over t (Eq. 21), the scaled
     forward and backward variables and the log-likelihood.
 
@@ -113,6 +124,8 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
         Also store every xi_t (T - 1 per sequence).
     cholesky : ndarray, shape (K, D, D), optional
         The Cholesky factors of ``params.covars``, if already computed.
+    patterns : MissingPatterns, optional
+        As in :func:`filtered`.
 
     Returns
     -------
@@ -133,12 +146,12 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
     >>> round(float(result.xi_sum.sum()), 12)
     2.0
     """
-    params, log_bs = _prepared(X, params, lengths, validate, cholesky)
+    params, log_bs = _prepared(X, params, lengths, validate, cholesky, patterns)
     parts = [e_step(params.startprob, params.transmat, log_b, return_xi, validate=False) for log_b in log_bs]
     return parts if per_sequence else _joined(parts)
 
 
-def decode(X, params, lengths=None, *, validate: bool = True) -> ViterbiPath:
+def decode(X, params, lengths=None, *, patterns=None, validate: bool = True) -> ViterbiPath:
     """The Viterbi path of every sequence (chapter 7) and the summed log P(X, Q* | params).
 
     Examples
@@ -151,5 +164,5 @@ def decode(X, params, lengths=None, *, validate: bool = True) -> ViterbiPath:
     >>> decode([[-5.0], [4.8], [5.3]], params).path
     array([0, 1, 1])
     """
-    params, log_bs = _prepared(X, params, lengths, validate)
+    params, log_bs = _prepared(X, params, lengths, validate, patterns=patterns)
     return _joined([viterbi(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])

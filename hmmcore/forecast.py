@@ -120,7 +120,7 @@ def propagate_states(probabilities, transmat, n_steps: int, *, validate: bool = 
 
 
 def forecast_state_proba(X, params: HMMParams, lengths=None, *, horizon: int = 1,
-                         validate: bool = True) -> np.ndarray:
+                         patterns=None, validate: bool = True) -> np.ndarray:
     r"""State forecasts from every origin, :eq:`forecast-states`: row t is
 
     .. math::
@@ -138,6 +138,11 @@ def forecast_state_proba(X, params: HMMParams, lengths=None, *, horizon: int = 1
         The sequences' lengths (None: one sequence); each sequence is filtered on its own.
     horizon : int
         The number of steps ahead h >= 1.
+    patterns : MissingPatterns, optional
+        The missing values' patterns of ``X`` (NaN marks a missing value, chapter 14), if
+        already found (with ``validate=False``; None there means no value is missing).
+    validate : bool
+        False skips the input checks, for callers that made them.
 
     Returns
     -------
@@ -160,14 +165,14 @@ def forecast_state_proba(X, params: HMMParams, lengths=None, *, horizon: int = 1
     array([0.2, 0.8])
     """
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, patterns = check_data_and_params(X, params, lengths)
         horizon = check_horizon(horizon)
-    alpha_hat = filtered(X, params, lengths, validate=False).alpha_hat
+    alpha_hat = filtered(X, params, lengths, patterns=patterns, validate=False).alpha_hat
     return propagate_states(alpha_hat, params.transmat, horizon, validate=False)[horizon]
 
 
 def forecast_mixture(X, params: HMMParams, lengths=None, *, horizon: int = 1,
-                     validate: bool = True) -> PredictiveMixture:
+                     patterns=None, validate: bool = True) -> PredictiveMixture:
     r"""The predictive distribution of :math:`O_{t+h}` from every origin t,
     :eq:`forecast-mixture`:
 
@@ -184,6 +189,10 @@ def forecast_mixture(X, params: HMMParams, lengths=None, *, horizon: int = 1,
         The sequences' lengths (None: one sequence).
     horizon : int
         The number of steps ahead h >= 1.
+    patterns : MissingPatterns, optional
+        As for :func:`forecast_state_proba`.
+    validate : bool
+        False skips the input checks, for callers that made them.
 
     Returns
     -------
@@ -212,14 +221,15 @@ def forecast_mixture(X, params: HMMParams, lengths=None, *, horizon: int = 1,
     True
     """
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, patterns = check_data_and_params(X, params, lengths)
         horizon = check_horizon(horizon)
-    weights = forecast_state_proba(X, params, lengths, horizon=horizon, validate=False)
+    weights = forecast_state_proba(X, params, lengths, horizon=horizon, patterns=patterns,
+                                   validate=False)
     return PredictiveMixture(weights, params.means, params.covars)
 
 
 def predict_next_proba(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
-                       validate: bool = True) -> np.ndarray:
+                       patterns=None, validate: bool = True) -> np.ndarray:
     """The probabilities of the next ``n_steps`` states after the end of ``X``: row h - 1 is
     P(q_{T+h} = j | X), T the last step of the last sequence (:eq:`forecast-states`).
 
@@ -231,6 +241,10 @@ def predict_next_proba(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
         The sequences' lengths (None: one sequence); the forecast continues the last one.
     n_steps : int
         How many steps ahead, >= 1.
+    patterns : MissingPatterns, optional
+        As for :func:`forecast_state_proba`.
+    validate : bool
+        False skips the input checks, for callers that made them.
 
     Returns
     -------
@@ -254,14 +268,14 @@ def predict_next_proba(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
            [0.34, 0.66]])
     """
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, patterns = check_data_and_params(X, params, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
-    last = filtered(X, params, lengths, validate=False).alpha_hat[-1]
+    last = filtered(X, params, lengths, patterns=patterns, validate=False).alpha_hat[-1]
     return propagate_states(last, params.transmat, n_steps, validate=False)[1:]
 
 
 def forecast_next(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
-                  validate: bool = True) -> PredictiveMixture:
+                  patterns=None, validate: bool = True) -> PredictiveMixture:
     """The predictive distributions of the next ``n_steps`` observations after the end of
     ``X``: row h - 1 is the mixture of O_{T+h} given X (:eq:`forecast-mixture`).
 
@@ -276,6 +290,10 @@ def forecast_next(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
         The sequences' lengths (None: one sequence); the forecast continues the last one.
     n_steps : int
         How many steps ahead, >= 1.
+    patterns : MissingPatterns, optional
+        As for :func:`forecast_state_proba`.
+    validate : bool
+        False skips the input checks, for callers that made them.
 
     Returns
     -------
@@ -298,9 +316,10 @@ def forecast_next(X, params: HMMParams, lengths=None, *, n_steps: int = 1,
     array([[3.]])
     """
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, patterns = check_data_and_params(X, params, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
-    weights = predict_next_proba(X, params, lengths, n_steps=n_steps, validate=False)
+    weights = predict_next_proba(X, params, lengths, n_steps=n_steps, patterns=patterns,
+                                 validate=False)
     return PredictiveMixture(weights, params.means, params.covars)
 
 

@@ -372,6 +372,7 @@ def score_vector(X, params, lengths=None, *, covariance_type: str = "full", star
         If a free probability is below ``boundary_tol``; the message names it.
     ValueError
         For bad input, naming the argument (e.g. covariances not of the type's form).
+        Missing values (NaN) are refused: the information is derived for complete data.
 
     Examples
     --------
@@ -430,6 +431,7 @@ def observed_information(X, params, lengths=None, *, covariance_type: str = "ful
         If a free probability is below ``boundary_tol``; the message names it.
     ValueError
         For bad input, naming the argument.
+        Missing values (NaN) are refused: the information is derived for complete data.
 
     Examples
     --------

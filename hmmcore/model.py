@@ -5,6 +5,10 @@ hmmlearn 0.3.3's keywords in its order with its defaults, and hmmlearn's own tes
 (``hmmlearn/tests/test_gaussian_hmm.py``) runs against this class. Everything it computes is
 a call to the layers below: :func:`hmmcore.initial_params`, :func:`hmmcore.fit_em_restarts`,
 and the parameter-level functions of :mod:`hmmcore.evaluation`.
+
+Unlike hmmlearn's, every method accepts observations with missing values, marked NaN
+(chapter 14): ``fit`` runs EM with the missing values, the evaluations use the density of the
+observed coordinates.
 """
 
 from __future__ import annotations
@@ -31,18 +35,18 @@ from .validation import (
     BOUNDARY_TOLERANCE,
     PARAMETER_LETTERS,
     check_choice,
+    check_complete,
     check_compact_covars,
     check_covariance_type,
     check_covars,
     check_enough_samples,
     check_horizon,
     check_hyperparameters,
+    check_data,
     check_information_inputs,
     check_level,
-    check_lengths,
     check_means,
     check_n_features,
-    check_observations,
     check_params,
     check_positive_int,
     check_random_state,
@@ -300,33 +304,36 @@ class GaussianHMM:
                                       K, n_features, "covars_")
         return given
 
-    def _starts(self, X, n_starts):
+    def _starts(self, X, n_starts, patterns):
         """``n_starts`` starting points drawn from ``random_state``, with hmmlearn's log
-        messages; X and the hyper-parameters are trusted."""
+        messages; X (with its missingness ``patterns``) and the hyper-parameters are trusted."""
         self.n_features = check_n_features(X, getattr(self, "n_features", None))
         given = self._given(X.shape[1])
         n_scalars = sum(self._get_n_fit_scalars_per_param()[letter] for letter in self.params)
-        if X.size < n_scalars:
+        n_values = X.size if patterns is None else int(np.count_nonzero(~np.isnan(X)))
+        if n_values < n_scalars:
             _log.warning("Fitting a model with %d free scalar parameters with only %d data points "
-                         "will result in a degenerate solution.", n_scalars, X.size)
+                         "will result in a degenerate solution.", n_scalars, n_values)
         check_enough_samples(X, self.n_components)
         random_state = check_random_state(self.random_state)
         return [initial_params(X, self.n_components, random_state, self.covariance_type, min_covar=self.min_covar,
-                               given=given, validate=False) for _ in range(n_starts)]
+                               given=given, patterns=patterns, validate=False) for _ in range(n_starts)]
 
     def _init(self, X, lengths=None):
         """Draw one starting point into the attributes (hmmlearn's ``_init``; ``lengths`` unused)."""
-        X = check_observations(X)
+        X, _, patterns = check_data(X, fitting=True)
         check_hyperparameters(self.get_params())
-        self._set(self._starts(X, 1)[0])
+        self._set(self._starts(X, 1, patterns)[0])
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, lengths=None) -> "GaussianHMM":
         """Estimate the parameters by EM from ``n_init`` starts and keep the best.
+        ``X`` may have missing values (NaN, chapter 14).
 
         Parameters
         ----------
         X : array_like, shape (T, D)
+            The observations, NaN where a value is missing.
         lengths : list of int, optional
             The sequences' lengths (None: one sequence).
 
@@ -340,28 +347,28 @@ class GaussianHMM:
         ValueError
             For bad data or hyper-parameters (naming them), or if every restart collapsed.
         """
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
+        X, lengths, patterns = check_data(X, lengths, fitting=True)
         priors = check_hyperparameters(self.get_params())
-        starts = self._starts(X, self.n_init)
+        starts = self._starts(X, self.n_init, patterns)
         monitors = [copy.deepcopy(self.monitor_) for _ in starts]
         for restart, monitor in enumerate(monitors):
             monitor.tol, monitor.n_iter, monitor.verbose = self.tol, self.n_iter, self.verbose
             monitor.name = f"restart {restart}: " if len(starts) > 1 else ""
         if self.implementation == "scaling":
             for start in starts:
-                self._scaling_checked(filtered(X, start, lengths, validate=False))
+                self._scaling_checked(filtered(X, start, lengths, patterns=patterns, validate=False))
         # With a covariance prior, a singular M-step is redone with SINGULAR_JITTER (hmmlearn
         # adds 1e-7 to such a covariance's diagonal when it evaluates the density).
         jitter = SINGULAR_JITTER if np.any(np.asarray(self.covars_prior) != 0) else 0.0
         options = EMOptions(self.covariance_type, self.reg_covar, priors, self.params)
         results = fit_em_restarts(X, starts, lengths, options, n_iter=self.n_iter, tol=self.tol,
-                                  monitors=monitors, singular_jitter=jitter, validate=False)
+                                  monitors=monitors, singular_jitter=jitter, patterns=patterns, validate=False)
         if all(result.collapse is not None for result in results):
             raise ValueError(f"every one of the {len(results)} restart(s) collapsed (see the "
                              f"DegenerateStateWarnings); first: {results[0].collapse}")
         fitted = [r.params._replace(covars=regularize_covars(r.params.covars, self.posthoc_reg_covar)) for r in results]
-        scores = np.array([-np.inf if r.collapse else score(X, p, lengths, validate=False) for r, p in zip(results, fitted)])
+        scores = np.array([-np.inf if r.collapse else score(X, p, lengths, patterns=patterns, validate=False)
+                           for r, p in zip(results, fitted)])
         best = int(np.argmax(scores))
         self._set(fitted[best])
         self.monitor_ = monitors[best]
@@ -374,13 +381,12 @@ class GaussianHMM:
 
     # -- evaluation --------------------------------------------------------------------------
     def _validated(self, X, lengths):
-        """Checked ``(X, lengths, params)`` for the evaluation methods."""
-        X = check_observations(X)
-        lengths = check_lengths(lengths, X.shape[0])
+        """Checked ``(X, lengths, params, patterns)`` for the evaluation methods."""
+        X, lengths, patterns = check_data(X, lengths)
         check_choice(self.implementation, "implementation", ("log", "scaling"))
         params = self._check()
         check_n_features(X, params.means.shape[1])
-        return X, lengths, params
+        return X, lengths, params, patterns
 
     def _scaling_checked(self, result):
         """``result``, or hmmlearn's underflow error of ``implementation="scaling"`` where its
@@ -406,8 +412,8 @@ class GaussianHMM:
         -------
         float
         """
-        X, lengths, params = self._validated(X, lengths)
-        return self._scaling_checked(filtered(X, params, lengths, validate=False)).log_likelihood
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).log_likelihood
 
     def score_samples(self, X, lengths=None):
         """The log-likelihood and the smoothed posteriors.
@@ -423,8 +429,8 @@ class GaussianHMM:
         log_likelihood : float
         gamma : ndarray, shape (T, K)
         """
-        X, lengths, params = self._validated(X, lengths)
-        result = self._scaling_checked(posteriors(X, params, lengths, validate=False))
+        X, lengths, params, patterns = self._validated(X, lengths)
+        result = self._scaling_checked(posteriors(X, params, lengths, patterns=patterns, validate=False))
         return result.log_likelihood, result.gamma
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
@@ -469,8 +475,8 @@ class GaussianHMM:
         >>> bool(np.array_equal(first_days, all_days[:100]))
         True
         """
-        X, lengths, params = self._validated(X, lengths)
-        return self._scaling_checked(filtered(X, params, lengths, validate=False)).alpha_hat
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return self._scaling_checked(filtered(X, params, lengths, patterns=patterns, validate=False)).alpha_hat
 
     def decode(self, X, lengths=None, algorithm=None):
         """The decoded states and a score, with ``algorithm`` (default ``self.algorithm``).
@@ -492,11 +498,11 @@ class GaussianHMM:
         state_sequence : ndarray of int, shape (T,)
         """
         algorithm = check_choice(algorithm or self.algorithm, "algorithm", ("viterbi", "map"))
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, patterns = self._validated(X, lengths)
         if algorithm == "map":
-            gamma = self._scaling_checked(posteriors(X, params, lengths, validate=False)).gamma
+            gamma = self._scaling_checked(posteriors(X, params, lengths, patterns=patterns, validate=False)).gamma
             return float(gamma.max(axis=1).sum()), gamma.argmax(axis=1)
-        path = decode(X, params, lengths, validate=False)
+        path = decode(X, params, lengths, patterns=patterns, validate=False)
         return path.log_prob, path.path
 
     def predict(self, X, lengths=None) -> np.ndarray:
@@ -596,9 +602,9 @@ class GaussianHMM:
         array([[0.2 , 0.8 ],
                [0.34, 0.66]])
         """
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, patterns = self._validated(X, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
-        return predict_next_proba(X, params, lengths, n_steps=n_steps, validate=False)
+        return predict_next_proba(X, params, lengths, n_steps=n_steps, patterns=patterns, validate=False)
 
     def forecast_next(self, X, lengths=None, *, n_steps=1) -> PredictiveMixture:
         """The predictive distributions of the next ``n_steps`` observations after the end of
@@ -642,9 +648,9 @@ class GaussianHMM:
         >>> moments.mean.round(12), moments.covariance.round(12)
         (array([[3.]]), array([[[17.]]]))
         """
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, patterns = self._validated(X, lengths)
         n_steps = check_horizon(n_steps, "n_steps")
-        return forecast_next(X, params, lengths, n_steps=n_steps, validate=False)
+        return forecast_next(X, params, lengths, n_steps=n_steps, patterns=patterns, validate=False)
 
     def forecast_state_proba(self, X, lengths=None, *, horizon=1) -> np.ndarray:
         """State forecasts from every step (:func:`hmmcore.forecast_state_proba`,
@@ -681,8 +687,9 @@ class GaussianHMM:
         >>> bool(np.array_equal(early, model.forecast_state_proba(X, horizon=5)[:100]))
         True
         """
-        X, lengths, params = self._validated(X, lengths)
-        return forecast_state_proba(X, params, lengths, horizon=check_horizon(horizon), validate=False)
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return forecast_state_proba(X, params, lengths, horizon=check_horizon(horizon), patterns=patterns,
+                                    validate=False)
 
     def forecast_mixture(self, X, lengths=None, *, horizon=1) -> PredictiveMixture:
         """The predictive distribution of the observation ``horizon`` steps after each step
@@ -723,13 +730,14 @@ class GaussianHMM:
         >>> bool(np.isclose(model.score(X[:1]) + scores.sum(), model.score(X), rtol=1e-12))
         True
         """
-        X, lengths, params = self._validated(X, lengths)
-        return forecast_mixture(X, params, lengths, horizon=check_horizon(horizon), validate=False)
+        X, lengths, params, patterns = self._validated(X, lengths)
+        return forecast_mixture(X, params, lengths, horizon=check_horizon(horizon), patterns=patterns,
+                                validate=False)
 
     # -- uncertainty and fit of the estimates (chapter 12) -------------------------------------
     def _information_inputs(self, X, lengths, start):
         """Checked ``(X, lengths, params)`` for the information's methods."""
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, _ = self._validated(X, lengths)
         return check_information_inputs(X, params, lengths, self.covariance_type, start, BOUNDARY_TOLERANCE)
 
     def observed_information(self, X, lengths=None, *, start="free") -> ObservedInformation:
@@ -867,7 +875,8 @@ class GaussianHMM:
         >>> model.pseudo_residuals([[3.0], [0.0]]).normal.ravel().round(12)
         array([ 1. , -0.5])
         """
-        X, lengths, params = self._validated(X, lengths)
+        X, lengths, params, _ = self._validated(X, lengths)
+        check_complete(X, "the pseudo-residuals (chapter 12)")
         return pseudo_residuals(X, params, lengths, validate=False)
 
     # -- model selection ---------------------------------------------------------------------

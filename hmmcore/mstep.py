@@ -21,6 +21,13 @@ Q-function's terms for its own parameters, so every value of them maximises Q. W
 ``previous`` parameters (its row of A, its mean, its covariance): the choice that leaves EM's
 monotonicity intact and never divides by zero. Without ``previous`` such a state is an error,
 not a NaN.
+
+**Missing values** (chapter 14). With NaN in ``X`` the means and covariances are updated from
+the *expected* complete-data statistics (``moments``, :func:`hmmcore.conditional_moments` at
+the E-step's parameters): each state's rows completed by their conditional means, and the
+conditional covariances of the missing coordinates added to the scatter. Their weighted sums
+are the same compiled loops, run on each state's completed rows; everything after the sums
+(priors, empty states, covariance types) is the same arithmetic as for complete data.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from .validation import (
     check_covariance_type,
     check_lengths,
     check_means,
+    check_moments,
     check_nonnegative,
     check_observations,
     check_posteriors,
@@ -191,6 +199,62 @@ def _scatter_loop(X, gamma, means, scatter):
                 scatter[k, e, d] = total
 
 
+@njit(cache=True, nogil=True)
+def _pattern_occupancy_loop(gamma, row_pattern, out):
+    r""":math:`W_{pk} = \sum_{t:\, p_t = p} \gamma_t(k)` (``out`` zeroed by the caller)."""
+    n_steps, n_states = gamma.shape
+    for t in range(n_steps):
+        p = row_pattern[t]
+        for k in range(n_states):
+            out[p, k] += gamma[t, k]
+
+
+def pattern_occupancy(gamma, patterns) -> np.ndarray:
+    r""":math:`W_{pk} = \sum_{t:\, p_t = p} \gamma_t(k)`: the expected number of rows of each
+    missingness pattern p (:class:`hmmcore.MissingPatterns`) spent in each state k, (P, K).
+
+    Examples
+    --------
+    Each row's gamma goes to its pattern: 0, complete (the middle row), 1, missing the first
+    feature (the last row), 2, missing the second (the first row).
+
+    >>> from hmmcore import missing_patterns
+    >>> X = np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, 1.0]])
+    >>> pattern_occupancy([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]], missing_patterns(X))
+    array([[1.  , 0.  ],
+           [0.25, 0.75],
+           [0.5 , 0.5 ]])
+    """
+    gamma = np.asarray(gamma, dtype=np.float64)
+    out = np.zeros((len(patterns.order), gamma.shape[1]))
+    _pattern_occupancy_loop(gamma, patterns.row_pattern, out)
+    return out
+
+
+def _expected_sums(moments, gamma) -> np.ndarray:
+    r""":math:`\sum_t \gamma_t(k)\, \hat x_{tk}` for each state, (K, D): the loop of the
+    complete-data sums on each state's completed rows."""
+    n_states, _, n_features = moments.completed.shape
+    first = np.empty((n_states, n_features))
+    for k in range(n_states):
+        _weighted_sums_loop(moments.completed[k], gamma[:, k : k + 1], first[k : k + 1])
+    return first
+
+
+def _expected_scatter(moments, gamma, means) -> np.ndarray:
+    r""":math:`\sum_t \gamma_t(k)\big[(\hat x_{tk} - \mu_k)(\hat x_{tk} - \mu_k)^\top
+    + C_{tk}\big]`, (K, D, D): the loop of the complete-data scatter on each state's completed
+    rows, plus the conditional covariances :math:`\sum_t \gamma_t(k) C_{tk} = \sum_p W_{pk}
+    C_{pk}`."""
+    n_states, _, n_features = moments.completed.shape
+    scatter = np.empty((n_states, n_features, n_features))
+    for k in range(n_states):
+        _scatter_loop(moments.completed[k], gamma[:, k : k + 1], means[k : k + 1], scatter[k : k + 1])
+    weights = pattern_occupancy(gamma, moments.patterns)
+    correction = np.einsum("pk,pkde->kde", weights, moments.covariances)
+    return scatter + correction
+
+
 def occupancy(gamma) -> np.ndarray:
     r""":math:`N_k = \sum_t \gamma_t(k)`, the expected number of steps spent in each state.
 
@@ -218,21 +282,27 @@ def _checked_gamma(X, gamma):
     return X, check_posteriors(gamma, X.shape[0])
 
 
-def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, validate=True):
+def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, moments=None, validate=True):
     r"""The update of the means, :eq:`seed-35`: :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
 
     With a normal prior of mean :math:`m_k` and weight :math:`\tau_k` (:eq:`map-means-update`):
-    :math:`\hat\mu_k = (\tau_k m_k + \sum_t \gamma_t(k) x_t) / (\tau_k + N_k)`.
+    :math:`\hat\mu_k = (\tau_k m_k + \sum_t \gamma_t(k) x_t) / (\tau_k + N_k)`. With missing
+    values, :math:`x_t` is replaced by :math:`\hat x_{tk}`, row t completed by its conditional
+    mean in state k (:eq:`missing-means-update`).
 
     Parameters
     ----------
     X : array_like, shape (T, D)
+        The observations, NaN where a value is missing (then ``moments`` is needed).
     gamma : array_like, shape (T, K)
         The E-step's posteriors.
     previous : array_like, shape (K, D), optional
         The current means, kept for a state with zero occupancy (an error without them).
     means_prior, means_weight : float or array_like
         hmmlearn's normal prior (weight 0: flat, the maximum-likelihood update).
+    moments : ConditionalMoments, optional
+        :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
+        ``X`` has missing values (None: every value is observed).
 
     Returns
     -------
@@ -243,13 +313,26 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     >>> update_means([[0.0], [2.0], [4.0]], [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
     array([[0.66666667],
            [3.33333333]])
+
+    One state, two uncorrelated features; the second is missing in the last row, so it is
+    completed by the current mean of that feature, 0, and the new mean is (3 + 1 + 0) / 3.
+
+    >>> from hmmcore import conditional_moments
+    >>> X = np.array([[1.0, 3.0], [2.0, 1.0], [3.0, np.nan]])
+    >>> moments = conditional_moments(X, [[0.0, 0.0]], [np.eye(2)])
+    >>> update_means(X, np.ones((3, 1)), moments=moments).round(4)
+    array([[2.    , 1.3333]])
     """
     if validate:
         X, gamma = _checked_gamma(X, gamma)
         check_nonnegative(np.min(means_weight), "means_weight")
+        check_moments(moments, X, gamma.shape[1])
     n_states, n_features = gamma.shape[1], X.shape[1]
-    first = np.empty((n_states, n_features))
-    _weighted_sums_loop(X, gamma, first)
+    if moments is None:
+        first = np.empty((n_states, n_features))
+        _weighted_sums_loop(X, gamma, first)
+    else:
+        first = _expected_sums(moments, gamma)
     denominator = means_weight + occupancy(gamma)
     if np.ndim(denominator) == 1:
         denominator = denominator[:, None]
@@ -318,6 +401,7 @@ def update_covars(
     covars_weight=1.0,
     means_prior=0.0,
     means_weight=0.0,
+    moments=None,
     validate: bool = True,
 ) -> np.ndarray:
     r"""The update of the covariances, :eq:`seed-41`: the gamma-weighted scatter of each state about its *new* mean.
@@ -325,9 +409,14 @@ def update_covars(
     .. math:: \hat\Sigma_k = \frac{\sum_t \gamma_t(k)(x_t-\hat\mu_k)(x_t-\hat\mu_k)^\top}
               {\sum_t\gamma_t(k)} \; (+\ \texttt{reg\_covar}\cdot I)
 
+    With missing values the scatter is that of the completed rows :math:`\hat x_{tk}` plus the
+    conditional covariances of the missing coordinates, :math:`\sum_t \gamma_t(k) C_{tk}`: the
+    *expected* scatter (:eq:`missing-covars-update`).
+
     Parameters
     ----------
     X : array_like, shape (T, D)
+        The observations, NaN where a value is missing (then ``moments`` is needed).
     gamma : array_like, shape (T, K)
         The E-step's posteriors.
     means : array_like, shape (K, D)
@@ -344,6 +433,9 @@ def update_covars(
         hmmlearn's priors (chapter 11): the numerator gains ``covars_prior + means_weight
         (mu_k - means_prior)(mu_k - means_prior)^T`` and the denominator ``max(covars_weight - D,
         0)`` (full, tied) or ``max(covars_weight - 1, 0)`` (diag, spherical).
+    moments : ConditionalMoments, optional
+        :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
+        ``X`` has missing values (None: every value is observed).
 
     Returns
     -------
@@ -357,15 +449,29 @@ def update_covars(
     array([[[0.8889]],
     <BLANKLINE>
            [[0.8889]]])
+
+    One state of variance 1, its mean kept at 0; of two values one is missing: the observed
+    one contributes 2^2 = 4, the missing one its conditional variance, 1 (its conditional mean
+    is 0). The expected scatter is 5, over 2 rows.
+
+    >>> from hmmcore import conditional_moments
+    >>> X = np.array([[2.0], [np.nan]])
+    >>> moments = conditional_moments(X, [[0.0]], [[[1.0]]])
+    >>> update_covars(X, np.ones((2, 1)), [[0.0]], moments=moments)
+    array([[[2.5]]])
     """
     if validate:
         X, gamma = _checked_gamma(X, gamma)
         check_covariance_type(covariance_type)
         check_nonnegative(reg_covar, "reg_covar")
         means = check_means(means, gamma.shape[1], X.shape[1])
+        check_moments(moments, X, gamma.shape[1])
     n_states, n_features = means.shape
-    scatter = np.empty((n_states, n_features, n_features))
-    _scatter_loop(X, gamma, means, scatter)
+    if moments is None:
+        scatter = np.empty((n_states, n_features, n_features))
+        _scatter_loop(X, gamma, means, scatter)
+    else:
+        scatter = _expected_scatter(moments, gamma, means)
     offset = means - means_prior
     numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
         offset[:, :, None] * offset[:, None, :]

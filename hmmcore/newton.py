@@ -78,6 +78,7 @@ def fit_newton(X, params, lengths=None, *, covariance_type: str = "full", start:
         If a free probability of ``params`` is below ``boundary_tol``.
     ValueError
         For bad input, naming the argument.
+        Missing values (NaN) are refused: the information is derived for complete data.
 
     Examples
     --------

@@ -25,7 +25,7 @@ from scipy.special import log_ndtr, logsumexp, ndtri_exp
 from .emissions import cholesky_factors
 from .evaluation import filtered
 from .params import HMMParams
-from .validation import check_data_and_params, sequence_bounds
+from .validation import check_complete, check_data_and_params, sequence_bounds
 
 LOG_HALF = np.log(0.5)
 
@@ -49,6 +49,8 @@ def predicted_probabilities(X, params, lengths=None, *, validate: bool = True) -
     Parameters
     ----------
     X : array_like, shape (T, D)
+        Observations; NaN marks a missing value (chapter 14): the filter then uses the density
+        of the observed coordinates, and a fully missing row is a transition alone.
     params : HMMParams
     lengths : list of int, optional
         Lengths of the sequences (None: one sequence).
@@ -73,11 +75,12 @@ def predicted_probabilities(X, params, lengths=None, *, validate: bool = True) -
     array([[0.5, 0.5],
            [0. , 1. ]])
     """
+    patterns = None  # with validate=False: complete data (as pseudo_residuals passes them)
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, patterns = check_data_and_params(X, params, lengths)
     elif lengths is None:
         lengths = [X.shape[0]]
-    alpha_hat = filtered(X, params, lengths, validate=False).alpha_hat
+    alpha_hat = filtered(X, params, lengths, patterns=patterns, validate=False).alpha_hat
     predicted = np.empty(alpha_hat.shape)
     for begin, end in sequence_bounds(lengths):
         predicted[begin] = params.startprob
@@ -114,7 +117,8 @@ def pseudo_residuals(X, params: HMMParams, lengths=None, *, validate: bool = Tru
     Raises
     ------
     ValueError
-        For bad input, naming the argument.
+        For bad input, naming the argument, and for missing values (NaN): the transform is
+        derived for complete observations.
 
     Notes
     -----
@@ -132,7 +136,8 @@ def pseudo_residuals(X, params: HMMParams, lengths=None, *, validate: bool = Tru
     array([-1.5,  0.2,  9. ])
     """
     if validate:
-        X, params, lengths = check_data_and_params(X, params, lengths)
+        X, params, lengths, _ = check_data_and_params(X, params, lengths)
+        check_complete(X, "the pseudo-residuals (chapter 12)")
     predicted = predicted_probabilities(X, params, lengths, validate=False)
     factors = cholesky_factors(params.covars, name="params.covars")
     # z[t, k, :] = L_k^{-1} (o_t - mu_k): each feature standardised given the earlier ones

@@ -249,6 +249,7 @@ def standard_errors(X, params, lengths=None, *, covariance_type: str = "full", s
         If the observed information is not positive definite (the parameters are named).
     ValueError
         For bad input, naming the argument.
+        Missing values (NaN) are refused: the information is derived for complete data.
 
     Warns
     -----

@@ -16,9 +16,12 @@ from __future__ import annotations
 import numbers
 import sys
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, full_from_compact
+from .missing import MissingPatterns, missing_patterns
 from .params import EMOptions, HMMParams, PredictiveMixture, Priors
 
 #: Largest allowed deviation of a probability vector's sum from 1.
@@ -47,12 +50,25 @@ def as_float_array(value, name: str) -> np.ndarray:
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
+    """Every entry finite: NaN marks a missing observation, never a parameter's value."""
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"`{name}` contains NaN or infinite values; every entry must be finite.")
+        if np.any(np.isnan(array)):
+            raise ValueError(
+                f"`{name}` contains NaN; every entry must be a finite number. (NaN marks a "
+                "missing value in the observations `X` only: was this value fitted, or did a "
+                "fit fail?)"
+            )
+        raise ValueError(f"`{name}` contains infinite values; every entry must be finite.")
 
 
 def check_observations(X, name: str = "X") -> np.ndarray:
-    """A (T, D) matrix of finite observations with T >= 1 and D >= 1."""
+    """A (T, D) matrix of observations with T >= 1 and D >= 1: finite numbers, or NaN where a
+    value is missing (chapter 14); ``inf`` is an error, not a missing value."""
+    return _observations(X, name)[0]
+
+
+def _observations(X, name: str) -> tuple[np.ndarray, bool]:
+    """``check_observations``, and whether every value is present (one ``isfinite`` scan)."""
     X = as_float_array(X, name)
     if X.ndim != 2:
         hint = " Reshape a single feature with X.reshape(-1, 1)." if X.ndim == 1 else ""
@@ -67,8 +83,135 @@ def check_observations(X, name: str = "X") -> np.ndarray:
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required: "
             f"`{name}` must have at least one feature."
         )
-    check_finite(X, name)
-    return X
+    complete = bool(np.all(np.isfinite(X)))
+    if not complete:
+        check_no_infinity(X, name)
+    return X, complete
+
+
+def check_no_infinity(X: np.ndarray, name: str = "X") -> None:
+    """No ``inf`` or ``-inf`` in the observations: NaN is a missing value, inf a data error."""
+    infinite = np.argwhere(np.isinf(X))
+    if infinite.size:
+        t, d = (int(i) for i in infinite[0])
+        raise ValueError(
+            f"`{name}[{t}, {d}]` is {X[t, d]}: an infinite value is not a missing value. Mark a "
+            f"missing value with NaN (np.nan); remove or correct an infinite one "
+            f"({len(infinite)} in `{name}`)."
+        )
+
+
+def check_complete(X: np.ndarray, what: str, name: str = "X") -> None:
+    """No missing value in ``X``, for a computation derived for complete observations only
+    (``what`` names it)."""
+    missing = np.isnan(X)
+    if missing.any():
+        t, d = (int(i) for i in np.argwhere(missing)[0])
+        raise ValueError(
+            f"`{name}` has {int(missing.sum())} missing value(s) (NaN; the first at "
+            f"`{name}[{t}, {d}]`): {what} is derived for complete observations and hmmcore does "
+            "not compute it with gaps. Fitting, scoring and decoding accept NaN (chapter 14); "
+            "pass the complete rows here, or fill the gaps knowingly."
+        )
+
+
+class Observations(NamedTuple):
+    """Checked observations: the data, the sequences' lengths and the missing values."""
+
+    X: np.ndarray
+    """(T, D) float64, NaN where a value is missing."""
+    lengths: list
+    """The sequences' lengths (one sequence: ``[T]``)."""
+    patterns: MissingPatterns | None
+    """The missingness patterns of ``X`` (:func:`hmmcore.missing_patterns`); None when no
+    value is missing."""
+
+
+def check_data(X, lengths=None, name: str = "X", *, fitting: bool = False) -> Observations:
+    """Observations and their sequences, with the missing values found once.
+
+    With no value missing this costs what today's checks cost (one ``isfinite`` scan). With
+    gaps: a sequence (of ``lengths``) whose every value is missing is an error (it carries no
+    information); with ``fitting``, so is a feature that is never observed (a fit cannot
+    estimate what it never sees).
+    """
+    X, complete = _observations(X, name)
+    lengths = check_lengths(lengths, X.shape[0])
+    if complete:
+        return Observations(X, lengths, None)
+    patterns = missing_patterns(X)
+    empty_rows = patterns.n_observed[patterns.row_pattern] == 0
+    for sequence, (start, end) in enumerate(sequence_bounds(lengths)):
+        if empty_rows[start:end].all():
+            which = f"`{name}`" if len(lengths) == 1 else f"sequence {sequence} of `{name}` (rows {start} to {end - 1})"
+            remedy = "" if len(lengths) == 1 else " Remove it from `X` and its entry from `lengths`."
+            raise ValueError(
+                f"{which} is entirely missing (every value is NaN): it carries no information."
+                f"{remedy}"
+            )
+    if fitting:
+        never = np.flatnonzero(~patterns.observed[np.unique(patterns.row_pattern)].any(axis=0))
+        if never.size:
+            raise ValueError(
+                f"feature(s) {never.tolist()} of `{name}` are never observed (every value is "
+                "NaN): the data say nothing about their means and variances. Remove those "
+                "columns."
+            )
+    return Observations(X, lengths, patterns)
+
+
+def check_patterns(given, found: MissingPatterns | None) -> MissingPatterns | None:
+    """Patterns passed with ``X`` (``given``; None: not passed) must be the ones found in it."""
+    if given is None:
+        return found
+    same = found is not None and isinstance(given, MissingPatterns) and (
+        np.array_equal(given.row_pattern, found.row_pattern)
+        and np.array_equal(given.observed, found.observed)
+    )
+    if not same:
+        raise ValueError(
+            "`patterns` do not describe the missing values of `X`: pass "
+            "hmmcore.missing_patterns(X), or None to have them found."
+        )
+    return found
+
+
+class UnobservedFeatureError(ValueError):
+    """A state with weight never sees a feature observed: the data say nothing about its mean
+    and variance of that feature (chapter 14).
+
+    Attributes
+    ----------
+    state, feature : int
+    iteration : int or None
+        The EM iteration whose M-step found it (set by :func:`hmmcore.fit_em`).
+    """
+
+    def __init__(self, state: int, feature: int, iteration: int | None = None):
+        when = f" at iteration {iteration}" if iteration is not None else ""
+        super().__init__(
+            f"state {state} has expected occupancy > 0, but feature {feature} is missing in every "
+            f"row that state {state} explains{when} (its observed weight is 0): the data say "
+            f"nothing about its mean and variance of feature {feature}. Remove feature {feature}, "
+            "use fewer states, or start from other parameters."
+        )
+        self.state = state
+        self.feature = feature
+        self.iteration = iteration
+
+    def at_iteration(self, iteration: int) -> "UnobservedFeatureError":
+        """The same error, saying at which EM iteration it happened."""
+        return UnobservedFeatureError(self.state, self.feature, iteration)
+
+
+def check_observed_weight(occupancies, pattern_weights, observed, empty: float) -> None:
+    """Every state with expected occupancy of at least ``empty`` has observed weight
+    ``sum_t gamma_t(k) [feature d observed at t]`` of at least ``empty`` for every feature d."""
+    observed_weight = np.asarray(pattern_weights).T @ np.asarray(observed, dtype=np.float64)
+    unidentified = (np.asarray(occupancies)[:, None] >= empty) & (observed_weight < empty)
+    if unidentified.any():
+        state, feature = (int(i) for i in np.argwhere(unidentified)[0])
+        raise UnobservedFeatureError(state, feature)
 
 
 def check_n_features(X, n_features: int | None) -> int:
@@ -179,6 +322,35 @@ def check_posteriors(gamma, n_steps: int, name: str = "gamma") -> np.ndarray:
     return gamma
 
 
+def check_moments(moments, X: np.ndarray, n_components: int) -> None:
+    """The conditional moments an M-step needs when ``X`` has missing values: None only if
+    nothing is missing; otherwise those of ``X`` (:func:`hmmcore.conditional_moments`), one
+    completed copy of ``X`` per state that agrees with ``X`` wherever a value is observed."""
+    missing = np.isnan(X)
+    if moments is None:
+        if missing.any():
+            raise ValueError(
+                "`X` has missing values (NaN): the update needs their conditional moments. Pass "
+                "`moments=hmmcore.conditional_moments(X, means, covars)`, computed at the "
+                "parameters of the E-step."
+            )
+        return
+    completed = as_float_array(moments.completed, "moments.completed")
+    if completed.shape != (n_components,) + X.shape:
+        raise ValueError(
+            f"`moments.completed` must have shape {(n_components,) + X.shape} (K copies of `X`); "
+            f"got {completed.shape}."
+        )
+    check_finite(completed, "moments.completed")
+    if not np.array_equal(completed[:, ~missing], np.broadcast_to(X[~missing], (n_components, int((~missing).sum())))):
+        raise ValueError("`moments` are not those of `X`: their completed rows differ from `X` where it is observed.")
+    row_pattern = np.asarray(moments.patterns.row_pattern)
+    covariances = as_float_array(moments.covariances, "moments.covariances")
+    if row_pattern.shape != (X.shape[0],) or covariances.shape[1:] != (n_components,) + X.shape[1:] * 2:
+        raise ValueError("`moments` do not match `X` and `gamma` (one pattern per row, K states, D x D).")
+    check_finite(covariances, "moments.covariances")
+
+
 def check_means(means, n_components: int | None = None, n_features: int | None = None, name: str = "means") -> np.ndarray:
     means = as_float_array(means, name)
     if means.ndim != 2:
@@ -223,6 +395,19 @@ def check_initial_covars(covars) -> np.ndarray:
             "feature with min_covar = 0?): use `min_covar` > 0."
         )
     return covars
+
+
+def check_varying_features(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Each feature's variance over its observed values (NaN = missing), which must be > 0:
+    a feature with one value wherever it is observed fits no Gaussian."""
+    variances = np.nanvar(X, axis=0)
+    constant = np.flatnonzero(~(variances > 0))
+    if constant.size:
+        raise ValueError(
+            f"feature(s) {constant.tolist()} of `{name}` take a single value wherever they are "
+            "observed: their variance is 0, so no Gaussian fits them. Remove those columns."
+        )
+    return variances
 
 
 def check_positive_int(value, name: str) -> int:
@@ -382,12 +567,24 @@ COVARIANCE_FORMS = {
 }
 
 
-def check_em_inputs(X, lengths, params, options, name: str = "params"):
-    """``(X, lengths, params, options)`` of an EM function, checked against each other."""
-    X = check_observations(X)
-    lengths = check_lengths(lengths, X.shape[0])
+class EMInputs(NamedTuple):
+    """The checked inputs of an EM function."""
+
+    X: np.ndarray
+    lengths: list
+    params: HMMParams
+    options: EMOptions
+    patterns: MissingPatterns | None
+    """The missingness patterns of ``X`` (None: nothing is missing)."""
+
+
+def check_em_inputs(X, lengths, params, options, name: str = "params", patterns=None) -> EMInputs:
+    """``(X, lengths, params, options)`` of an EM function, checked against each other, and
+    the missing values of ``X`` (``patterns``, if passed, must be ``X``'s own)."""
+    X, lengths, found = check_data(X, lengths, fitting=True)
     params = check_params(params, X.shape[1], name)
-    return X, lengths, params, check_options(options, len(params.startprob))
+    options = check_options(options, len(params.startprob))
+    return EMInputs(X, lengths, params, options, check_patterns(patterns, found))
 
 
 def check_compact_covars(covars, covariance_type: str, n_components: int, name: str = "covars_") -> np.ndarray:
@@ -564,6 +761,7 @@ def check_information_inputs(X, params, lengths, covariance_type, start, boundar
     covariances of the type's form, the start convention, no free probability on the
     boundary, and an irreducible chain for start="stationary"."""
     X = check_observations(X)
+    check_complete(X, "the score and the observed information (chapter 12; standard errors and Newton's method use them)")
     lengths = check_lengths(lengths, X.shape[0])
     check_start(start)
     params = check_params_of_type(params, X.shape[1], covariance_type)
@@ -586,10 +784,11 @@ def check_comparable_params(params, reference) -> tuple[HMMParams, HMMParams]:
     return params, reference
 
 
-def check_data_and_params(X, params, lengths) -> tuple[np.ndarray, HMMParams, list[int]]:
-    """``(X, params, lengths)`` of a function on the parameter level, checked against each other."""
-    X = check_observations(X)
-    return X, check_params(params, X.shape[1]), check_lengths(lengths, X.shape[0])
+def check_data_and_params(X, params, lengths) -> tuple[np.ndarray, HMMParams, list[int], MissingPatterns | None]:
+    """``(X, params, lengths)`` of a function on the parameter level, checked against each
+    other, and the missing values' patterns (:func:`check_data`)."""
+    X, lengths, patterns = check_data(X, lengths)
+    return X, check_params(params, X.shape[1]), lengths, patterns
 
 
 # -- forecasts (chapter 13) -----------------------------------------------------------------------
@@ -686,6 +885,9 @@ def check_points(points, mixture: PredictiveMixture, name: str = "points") -> np
     """Points at which a mixture is evaluated: (n, D), one per row of the mixture, or any
     number of points under a mixture of one row."""
     points = check_observations(points, name)
+    if np.isnan(points).any():
+        raise ValueError(f"`{name}` contains NaN: a mixture is evaluated at complete points (for some "
+                         "coordinates only, take hmmcore.mixture_marginal first).")
     n_rows, n_features = mixture.weights.shape[0], mixture.means.shape[1]
     if points.shape[1] != n_features:
         raise ValueError(f"`{name}` must have {n_features} column(s), the mixture's features; got shape {points.shape}.")
@@ -734,6 +936,7 @@ def check_walk_forward_inputs(X, refit_days, n_components, options, *, n_iter, t
     ``(X, refit_days, n_components, options, settings)`` with the numbers in the order of
     the signature."""
     X = check_observations(X)
+    check_complete(X, "the walk forward")
     n_components = check_n_components(n_components)
     refit_days = check_refit_days(refit_days, X.shape[0], n_components)
     options = check_options(options, n_components)

@@ -5,11 +5,15 @@ The calls are found in hmmcore's source; each callee is replaced, in the caller'
 the same function with its checks switched on, and the estimator is driven through every path
 that reaches them (every covariance type, restarts, several sequences, ``n_iter=0``, a negative
 ``tol``, a prior with the singular-covariance jitter, hmmlearn's "scaling" mode, decoding and
-sampling). A check that rejects what its caller passed fails the test.
+sampling), on complete data and on data with missing values (NaN). A check that rejects what
+its caller passed fails the test, and so does a call on data with missing values that does not
+hand down the patterns of missing values its caller found (the callee would otherwise read
+NaN as numbers).
 """
 
 import ast
 import importlib
+import inspect
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -39,17 +43,21 @@ def unchecked_calls() -> set:
 def drive_every_path(rng):
     X = np.concatenate([rng.normal(size=(60, 2)), rng.normal(4.0, size=(60, 2))])
     X[:4] = [9.0, -9.0]  # four equal rows: a state there is singular without a prior
-    for covariance_type in hmmcore.COVARIANCE_TYPES:
-        for options in (dict(n_iter=3, tol=-1.0, n_init=2), dict(n_iter=0), dict(implementation="scaling")):
-            model = hmmcore.GaussianHMM(3, covariance_type=covariance_type, random_state=0, **options)
-            model.fit(X, lengths=[50, 70])
-            model.score(X, [50, 70])
-            model.score_samples(X)
-            model.filter_proba(X)
-            model.decode(X, algorithm="viterbi")
-            model.decode(X, algorithm="map")
-            model.sample(5, random_state=np.random.default_rng(0), currstate=1)
-            model.sample(5, random_state=1)
+    gaps = X.copy()
+    gaps[rng.random(X.shape) < 0.2] = np.nan
+    gaps[[20, 21, 90]] = np.nan  # whole days missing
+    for data in (X, gaps):
+        for covariance_type in hmmcore.COVARIANCE_TYPES:
+            for options in (dict(n_iter=3, tol=-1.0, n_init=2), dict(n_iter=0), dict(implementation="scaling")):
+                model = hmmcore.GaussianHMM(3, covariance_type=covariance_type, random_state=0, **options)
+                model.fit(data, lengths=[50, 70])
+                model.score(data, [50, 70])
+                model.score_samples(data)
+                model.filter_proba(data)
+                model.decode(data, algorithm="viterbi")
+                model.decode(data, algorithm="map")
+                model.sample(5, random_state=np.random.default_rng(0), currstate=1)
+                model.sample(5, random_state=1)
     start = hmmcore.HMMParams(np.full(2, 0.5), np.full((2, 2), 0.5), np.array([[9.0, -9.0], [2.0, 0.0]]),
                               np.array([1e-6 * np.eye(2), np.eye(2)]))
     jittering = hmmcore.GaussianHMM(2, covariance_type="full", init_params="", n_iter=3)
@@ -107,6 +115,9 @@ def test_every_unchecked_call_passes_what_the_callee_accepts(rng, monkeypatch):
 
         def checked(*args, _original=original, _site=(module_name, name), **kwargs):
             reached[_site] += 1
+            arguments = inspect.signature(_original).bind(*args, **kwargs).arguments
+            if "patterns" in inspect.signature(_original).parameters and np.isnan(arguments["X"]).any():
+                assert arguments.get("patterns") is not None, f"{_site}: data with gaps, no patterns passed"
             return _original(*args, **dict(kwargs, validate=True))
 
         monkeypatch.setattr(module, name, checked)

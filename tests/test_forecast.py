@@ -88,6 +88,29 @@ def test_forecasts_equal_enumeration(covariance_type, n_states, n_features, hori
         np.testing.assert_allclose(densities[t], expected, **TIGHT)
 
 
+def test_forecasts_with_missing_values_equal_enumeration(rng):
+    """NaN marks a missing value (chapter 14): a day's factor is the density of its observed
+    coordinates (SciPy's marginal normal here), a day with nothing observed has factor 1."""
+    params = typed_params(rng, "full", 3, 2)
+    X = sampled(rng, params, 5)
+    X[1, 0] = X[3] = X[4, 1] = np.nan
+    log_b = np.zeros((5, 3))
+    for t in range(5):
+        seen = ~np.isnan(X[t])
+        if seen.any():
+            for k in range(3):
+                covariance = params.covars[k][np.ix_(seen, seen)]
+                log_b[t, k] = stats.multivariate_normal(params.means[k, seen], covariance).logpdf(X[t, seen])
+    proba = hmmcore.forecast_state_proba(X, params, horizon=2)
+    following = hmmcore.predict_next_proba(X, params, n_steps=2)
+    mixture = hmmcore.forecast_next(X, params)
+    for t in range(5):
+        np.testing.assert_allclose(proba[t], enumerated_state_forecast(params, log_b[: t + 1], 2), **TIGHT)
+    for h in (1, 2):
+        np.testing.assert_allclose(following[h - 1], enumerated_state_forecast(params, log_b, h), **TIGHT)
+    np.testing.assert_allclose(mixture.weights[0], following[0], **TIGHT)
+
+
 def test_each_sequence_forecasts_from_its_own_past(rng):
     params = HMMParams(*random_hmm(rng, 3, 2))
     X = sampled(rng, params, 7)

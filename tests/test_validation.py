@@ -19,8 +19,8 @@ GOOD_X = np.random.default_rng(0).normal(size=(20, 3))
 @pytest.mark.parametrize(
     "X,match",
     [
-        (np.full((5, 3), np.nan), "`X` contains NaN"),
-        (np.array([[0.0, np.inf, 0.0]] * 5), "`X` contains NaN or infinite"),
+        (np.full((5, 3), np.nan), "`X` is entirely missing"),
+        (np.array([[0.0, np.inf, 0.0]] * 5), r"`X\[0, 1\]` is inf: an infinite value is not a missing value"),
         (np.zeros(10), "`X` must be 2-D"),
         (np.zeros((2, 2, 2)), "`X` must be 2-D"),
         (np.zeros((0, 3)), "at least one sample"),

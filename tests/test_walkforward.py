@@ -208,3 +208,10 @@ def test_bad_refit_days(refit_days, match):
 def test_bad_settings(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         hmmcore.walk_forward(np.zeros((100, 1)), [50], 2, **kwargs)
+
+
+def test_missing_values_are_refused_by_name():
+    X = np.zeros((100, 2))
+    X[70, 1] = np.nan
+    with pytest.raises(ValueError, match=r"1 missing value.*`X\[70, 1\]`.*the walk forward"):
+        hmmcore.walk_forward(X, [50], 2)

@@ -292,6 +292,48 @@ SLIPS = [
         "z @ z / 8.0",
         "z @ z / 4.0",
     ),
+    # chapter 14, missing values
+    Slip(
+        "gaps-no-covariance-correction",
+        "covariance update with missing values (chapter 14)",
+        "the conditional covariances of the missing coordinates left out of the expected scatter",
+        "mstep",
+        "_expected_scatter",
+        "return scatter + correction",
+        "return scatter",
+    ),
+    Slip(
+        "gaps-density-full-covariance",
+        "density of the observed coordinates (chapter 14)",
+        "the observed coordinates' density normalised with the full covariance (D and "
+        "|Sigma_k|) instead of the observed block (n_o and |Sigma_k,oo|)",
+        "emissions",
+        "_observed_normalisers",
+        "log_normaliser[p] = -0.5 * n_observed[p] * math.log(2.0 * math.pi) - log_det_half",
+        "log_det_full = 0.0\n"
+        "        for d in range(factors.shape[2]):\n"
+        "            log_det_full += math.log(factors[p, k, d, d])\n"
+        "        log_normaliser[p] = -0.5 * factors.shape[2] * math.log(2.0 * math.pi) - log_det_full",
+    ),
+    Slip(
+        "gaps-conditional-mean-without-regression",
+        "conditional mean (chapter 14)",
+        "a missing coordinate completed by the state's mean, without the regression on the "
+        "observed ones",
+        "emissions",
+        "_conditional_mean_loop",
+        "value += factors[p, k, d, e] * z[e]",
+        "value += 0.0 * z[e]",
+    ),
+    Slip(
+        "gaps-conditional-covariance-unconditioned",
+        "conditional covariance (chapter 14)",
+        "Sigma_mm instead of Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om",
+        "emissions",
+        "_conditional_covariances",
+        "block = factors[p, :, n_observed:, n_observed:]",
+        "block = factors[p, :, n_observed:, :]",
+    ),
 ]
 
 # -- chapter 13: forecasts and the walk forward -----------------------------------------------
@@ -320,8 +362,9 @@ SLIPS += [
         "the weights from the smoothed gamma_t instead of the filtered alpha_hat_t (look-ahead)",
         "forecast",
         "forecast_state_proba",
-        "alpha_hat = filtered(X, params, lengths, validate=False).alpha_hat",
-        "from .evaluation import posteriors; alpha_hat = posteriors(X, params, lengths, validate=False).gamma",
+        "alpha_hat = filtered(X, params, lengths, patterns=patterns, validate=False).alpha_hat",
+        "from .evaluation import posteriors; alpha_hat = posteriors(X, params, lengths, patterns=patterns, "
+        "validate=False).gamma",
     ),
     Slip(
         "moments-without-between",
