@@ -54,6 +54,8 @@ TEST_IGNORES = [
     "test_book_references.py",
     "test_notebooks_executed.py",
 ]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b:?")
 THREADS_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -113,16 +115,37 @@ def mutant(slip: Slip | None, folder: Path) -> dict:
     return environment
 
 
+def related_tests(slip: Slip) -> list[Path]:
+    """The test files named after the slip's module or naming its function: run first, they
+    are the likeliest to fail first."""
+    function = slip.function.strip("_").removesuffix("_loop")
+    own = f"test_{slip.module}"
+    return sorted(
+        (
+            path
+            for path in (ROOT / "tests").glob("test_*.py")
+            if path.name not in TEST_IGNORES
+            and (path.stem == own or function in path.read_text())
+        ),
+        key=lambda path: (path.stem != own, path.name),
+    )
+
+
 def failing_tests(
-    environment: dict, folder: Path, *, first_only: bool, only: list[str] | None = None
+    environment: dict,
+    folder: Path,
+    *,
+    first_only: bool,
+    only: list[str] | None = None,
+    first: list[Path] = (),
 ) -> list[str]:
     """The library tests that fail (or error) against the copy (the first one if ``first_only``;
-    only the test ids ``only`` if given)."""
+    only the test ids ``only`` if given; the files ``first`` before the others)."""
     report = folder / "junit.xml"
     targets = (
         [str(ROOT / "tests" / test_id) for test_id in only]
         if only
-        else [str(ROOT / "tests")]
+        else [*map(str, first), str(ROOT / "tests")]
     )
     command = [
         sys.executable,
@@ -192,12 +215,27 @@ def chapter_error(environment: dict, notebook: Path, folder: Path) -> str | None
     )
     if run.returncode == 0:
         return None
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    error = next(
-        (line for line in reversed(lines) if "Error" in line or "error" in line),
-        lines[-1] if lines else "",
+    return failure_summary(run.stderr)
+
+
+def failure_summary(stderr: str) -> str:
+    """The failing cell's first line and the exception it raised, from nbconvert's report
+    ("An error occurred while executing the following cell: ----- source ----- traceback")."""
+    lines = [line.strip() for line in ANSI.sub("", stderr).splitlines() if line.strip()]
+    cell = ""
+    if "------------------" in lines:
+        start = lines.index("------------------") + 1
+        cell = next((line for line in lines[start:] if not line.startswith("#")), "")
+    exceptions = [i for i, line in enumerate(lines) if EXCEPTION.match(line)]
+    if not exceptions:
+        return (lines[-1] if lines else "")[:160]
+    i = exceptions[-1]
+    error = (
+        lines[i]
+        if lines[i].rstrip(":").count(":") or i + 1 == len(lines)
+        else f"{lines[i]} {lines[i + 1]}"
     )
-    return error.strip()[:160]
+    return (f"cell `{cell[:60]}`: " if cell else "") + error[:140]
 
 
 def home_first(slip: Slip, chapters: list[Path]) -> list[Path]:
@@ -221,7 +259,13 @@ def run_slip(
         folder = Path(name)
         environment = mutant(slip, folder)
         failed = (
-            failing_tests(environment, folder, first_only=not exhaustive, only=tests)
+            failing_tests(
+                environment,
+                folder,
+                first_only=not exhaustive,
+                only=tests,
+                first=related_tests(slip) if slip is not None else (),
+            )
             if with_tests
             else None
         )
@@ -267,8 +311,11 @@ def table(results: dict, with_tests: bool, exhaustive: bool) -> list[str]:
         chapter_text = ", ".join(
             f"{chapter} (`{error}`)" for chapter, error in result["chapters"].items()
         )
+        cells = (slip.equation, slip.what, test_text, chapter_text or "**none**")
         lines.append(
-            f"| `{slip.name}` | {slip.equation} | {slip.what} | {test_text} | {chapter_text or '**none**'} |"
+            f"| `{slip.name}` | "
+            + " | ".join(text.replace("|", "\\|") for text in cells)
+            + " |"
         )
     return lines
 
