@@ -59,7 +59,8 @@ def joint_log_prob(path, startprob, transmat, log_b) -> float:
     Examples
     --------
     >>> transmat = np.array([[0.75, 0.25], [0.5, 0.5]])
-    >>> value = joint_log_prob([0, 1], np.array([0.5, 0.5]), transmat, np.zeros((2, 2)))
+    >>> startprob, log_b = np.array([0.5, 0.5]), np.zeros((2, 2))
+    >>> value = joint_log_prob([0, 1], startprob, transmat, log_b)
     >>> bool(np.isclose(value, np.log(0.5 * 0.25)))
     True
     """

@@ -99,9 +99,9 @@ def score(X, params, lengths=None, *, patterns=None, validate: bool = True) -> f
     >>> from hmmcore import HMMParams
     >>> params = HMMParams(np.array([1.0]), np.array([[1.0]]), np.array([[0.0]]),
     ...                    np.array([[[1.0]]]))
-    >>> round(score([[0.0], [1.0]], params), 4)   # two standard normal log-densities
+    >>> round(score([[0.0], [1.0]], params), 4)  # two standard normal log-densities
     -2.3379
-    >>> round(score([[0.0], [np.nan]], params), 4)   # a missing value integrates to 1
+    >>> round(score([[0.0], [np.nan]], params), 4)  # a missing value integrates to 1
     -0.9189
     """
     return filtered(X, params, lengths, patterns=patterns, validate=validate).log_likelihood

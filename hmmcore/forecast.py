@@ -348,7 +348,8 @@ def mixture_marginal(mixture: PredictiveMixture, features) -> PredictiveMixture:
     Examples
     --------
     >>> from hmmcore import PredictiveMixture
-    >>> mixture = PredictiveMixture(np.array([[0.5, 0.5]]), np.array([[0., 1.], [2., 3.]]),
+    >>> means = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> mixture = PredictiveMixture(np.array([[0.5, 0.5]]), means,
     ...                             np.array([np.eye(2), 2 * np.eye(2)]))
     >>> returns = mixture_marginal(mixture, 1)
     >>> returns.means.ravel(), returns.covars.ravel()
@@ -391,8 +392,8 @@ def mixture_moments(mixture: PredictiveMixture) -> MixtureMoments:
     1 (between).
 
     >>> from hmmcore import PredictiveMixture
-    >>> mixture = PredictiveMixture(np.array([[0.5, 0.5]]), np.array([[-1.0], [1.0]]),
-    ...                             np.ones((2, 1, 1)))
+    >>> means = np.array([[-1.0], [1.0]])
+    >>> mixture = PredictiveMixture(np.array([[0.5, 0.5]]), means, np.ones((2, 1, 1)))
     >>> moments = mixture_moments(mixture)
     >>> moments.mean.ravel(), moments.covariance.ravel()
     (array([0.]), array([2.]))

@@ -117,8 +117,9 @@ def align_states(params_or_model, reference) -> np.ndarray:
     A refit that lists a calm and a volatile state in the other order:
 
     >>> transmat = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> covars = np.array([[[1.0]], [[9.0]]])
     >>> reference = HMMParams(np.array([0.5, 0.5]), transmat,
-    ...                       np.array([[0.1], [-0.2]]), np.array([[[1.0]], [[9.0]]]))
+    ...                       np.array([[0.1], [-0.2]]), covars)
     >>> refit = HMMParams(np.array([0.4, 0.6]), np.array([[0.7, 0.3], [0.1, 0.9]]),
     ...                   np.array([[-0.3], [0.1]]), np.array([[[8.0]], [[1.1]]]))
     >>> order = align_states(refit, reference)

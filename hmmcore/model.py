@@ -727,7 +727,8 @@ class GaussianHMM:
         >>> mixture = model.forecast_mixture(X)
         >>> forecasts = mixture._replace(weights=mixture.weights[:-1])  # of days 2..T
         >>> scores = mixture_log_density(forecasts, X[1:])
-        >>> bool(np.isclose(model.score(X[:1]) + scores.sum(), model.score(X), rtol=1e-12))
+        >>> total = model.score(X[:1]) + scores.sum()
+        >>> bool(np.isclose(total, model.score(X), rtol=1e-12))
         True
         """
         X, lengths, params, patterns = self._validated(X, lengths)

@@ -220,7 +220,8 @@ def pattern_occupancy(gamma, patterns) -> np.ndarray:
 
     >>> from hmmcore import missing_patterns
     >>> X = np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, 1.0]])
-    >>> pattern_occupancy([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]], missing_patterns(X))
+    >>> gamma = [[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]]
+    >>> pattern_occupancy(gamma, missing_patterns(X))
     array([[1.  , 0.  ],
            [0.25, 0.75],
            [0.5 , 0.5 ]])

@@ -101,7 +101,7 @@ class PredictiveMixture(NamedTuple):
 
     Examples
     --------
-    >>> mixture = PredictiveMixture(np.array([[0.9, 0.1]]), np.array([[0.0], [0.0]]),
+    >>> mixture = PredictiveMixture(np.array([[0.9, 0.1]]), np.zeros((2, 1)),
     ...                             np.array([[[1.0]], [[9.0]]]))
     >>> mixture.weights.shape, mixture.means.shape, mixture.covars.shape
     ((1, 2), (2, 1), (2, 1, 1))

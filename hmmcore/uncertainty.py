@@ -130,8 +130,9 @@ def inverse_information(information: ObservedInformation) -> np.ndarray:
     definite, and the error says which coordinates are involved:
 
     >>> from hmmcore import SingularInformationError
+    >>> moved = observed_information(X + 1.8, params, start="fixed")
     >>> try:
-    ...     inverse_information(observed_information(X + 1.8, params, start="fixed"))
+    ...     inverse_information(moved)
     ... except SingularInformationError as error:
     ...     print(str(error).split(" (")[0])
     the observed information is not positive definite

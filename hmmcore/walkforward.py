@@ -203,7 +203,8 @@ def walk_forward(X, refit_days, n_components: int, *, options: EMOptions = EMOpt
     [(200, 300), (300, 400), (400, 500)]
     >>> refit, mixture = run.refits[1], run.mixtures[1]
     >>> scores = mixture_log_density(mixture, X[300:400])
-    >>> bool(np.allclose(scores, filtered(X[:400], refit.params).log_scale[300:], rtol=1e-12))
+    >>> log_scale = filtered(X[:400], refit.params).log_scale
+    >>> bool(np.allclose(scores, log_scale[300:], rtol=1e-12))
     True
     """
     if validate:

@@ -140,18 +140,28 @@ def failing_tests(
     first: list[Path] = (),
 ) -> list[str]:
     """The library tests that fail (or error) against the copy (the first one if ``first_only``;
-    only the test ids ``only`` if given; the files ``first`` before the others)."""
+    only the test ids ``only`` if given). With ``first_only``, the files ``first`` run on
+    their own before the whole suite (pytest orders the files of one run by their folder)."""
+    if only:
+        return _pytest_failures(
+            environment, folder, [ROOT / "tests" / test_id for test_id in only], False
+        )
+    if first_only and first:
+        failed = _pytest_failures(environment, folder, list(first), True)
+        if failed:
+            return failed
+    return _pytest_failures(environment, folder, [ROOT / "tests"], first_only)
+
+
+def _pytest_failures(
+    environment: dict, folder: Path, targets: list[Path], first_only: bool
+) -> list[str]:
     report = folder / "junit.xml"
-    targets = (
-        [str(ROOT / "tests" / test_id) for test_id in only]
-        if only
-        else [*map(str, first), str(ROOT / "tests")]
-    )
     command = [
         sys.executable,
         "-m",
         "pytest",
-        *targets,
+        *map(str, targets),
         "-q",
         "-o",
         "addopts=",
