@@ -245,7 +245,7 @@ def failure_summary(stderr: str) -> str:
         if lines[i].rstrip(":").count(":") or i + 1 == len(lines)
         else f"{lines[i]} {lines[i + 1]}"
     )
-    return (f"cell `{cell[:60]}`: " if cell else "") + error[:140]
+    return (f'cell "{cell[:60]}": ' if cell else "") + error[:140]
 
 
 def home_first(slip: Slip, chapters: list[Path]) -> list[Path]:
