@@ -1,4 +1,5 @@
-"""Structure of the book's sources: the table of contents and the equation labels.
+"""Structure of the book's sources: the table of contents, the equation labels, and code
+lines that fit the column.
 
 Every numbered equation (1)-(41) of the source derivation appears in the book with the
 label ``seed-N``, written MyST-style as ``$$ ... $$ (seed-N)`` (or ``:label: seed-N`` in
@@ -8,11 +9,15 @@ a ``{math}`` directive). Only markdown is searched: code cells may mention label
 from __future__ import annotations
 
 import re
+import tomllib
 from collections import Counter
 
 from _book_sources import (
+    ROOT,
     book_files,
     markdown_texts,
+    notebooks,
+    read_notebook,
     rel,
     resolve_toc_entry,
     toc_entries,
@@ -72,3 +77,18 @@ def test_math_conventions():
         {rel(p) for p in book_files() for text in markdown_texts(p) if bad.search(text)}
     )
     assert not offenders, f"\\tag or align/eqnarray environments used in: {offenders}"
+
+
+def test_code_lines_fit_the_column():
+    """A code line longer than ruff's line length (pyproject.toml) scrolls sideways in the
+    book's column, open or once unfolded; ruff cannot shorten strings, so this catches them."""
+    limit = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["line-length"]
+    long_lines = [
+        f"{rel(path)} cell {index}: {len(line)} characters: {line.strip()[:60]}…"
+        for path in notebooks()
+        for index, cell in enumerate(read_notebook(path).cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > limit
+    ]
+    assert not long_lines, f"code lines over {limit} characters:\n  " + "\n  ".join(long_lines)
