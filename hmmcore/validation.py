@@ -885,9 +885,8 @@ def check_points(points, mixture: PredictiveMixture, name: str = "points") -> np
     """Points at which a mixture is evaluated: (n, D), one per row of the mixture, or any
     number of points under a mixture of one row."""
     points = check_observations(points, name)
-    if np.isnan(points).any():
-        raise ValueError(f"`{name}` contains NaN: a mixture is evaluated at complete points (for some "
-                         "coordinates only, take hmmcore.mixture_marginal first).")
+    check_complete(points, "a mixture's density at points (for some coordinates only, take "
+                   "hmmcore.mixture_marginal first)", name)
     n_rows, n_features = mixture.weights.shape[0], mixture.means.shape[1]
     if points.shape[1] != n_features:
         raise ValueError(f"`{name}` must have {n_features} column(s), the mixture's features; got shape {points.shape}.")
