@@ -186,6 +186,10 @@ def _backward_loop(transmat, density, scale, beta_hat):
             beta_hat[t, i] = total
 
 
+#: Time steps per block of the posterior loop: its scratch stays small.
+POSTERIOR_BLOCK = 256
+
+
 @njit(cache=True, nogil=True)
 def _posterior_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum, xi):
     r"""gamma (Eq. 17) and xi summed over t (Eq. 21) from the scaled alpha and beta:
@@ -198,32 +202,45 @@ def _posterior_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum
     where :math:`n_t` is one up to rounding (dividing by it removes the rounding). Every factor
     is finite (the forward pass sets the relative density of a state the past forbids to 0),
     so a zero in pi, A or alpha_hat gives exact zeros. Each xi_t is also stored in ``xi`` when
-    that has T - 1 rows (it is empty otherwise).
+    that has T - 1 rows (it is empty otherwise). The steps are taken in blocks; each sum over
+    t runs in order, carried from block to block, and the sums of (i, j) and (i, j + 1) share
+    a pass over the block, as in :mod:`hmmcore.mstep`.
     """
     n_steps, n_states = density.shape
-    weighted = np.empty(n_states)
-    store_xi = xi.shape[0] == n_steps - 1
-    for t in range(n_steps):
-        total = 0.0
-        for i in range(n_states):
-            gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]
-            total += gamma[t, i]
-        inverse_total = 1.0 / total
-        for i in range(n_states):
-            gamma[t, i] *= inverse_total
-        if t == n_steps - 1:
-            break
-        inverse_scale = 1.0 / scale[t + 1]
-        for j in range(n_states):
-            weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
-        for i in range(n_states):
-            weight = alpha_hat[t, i] * inverse_total
-            for j in range(n_states):
-                xi_sum[i, j] += weight * transmat[i, j] * weighted[j]
-        if store_xi:
+    inverse_normaliser = np.empty(POSTERIOR_BLOCK)
+    weighted = np.empty((POSTERIOR_BLOCK, n_states))  # b_j(O_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
+    xi_sum[:] = 0.0
+    for start in range(0, n_steps, POSTERIOR_BLOCK):
+        size = min(POSTERIOR_BLOCK, n_steps - start)
+        for s in range(size):
+            t = start + s
+            total = 0.0
             for i in range(n_states):
-                for j in range(n_states):
-                    xi[t, i, j] = alpha_hat[t, i] * inverse_total * transmat[i, j] * weighted[j]
+                gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]
+                total += gamma[t, i]
+            inverse_normaliser[s] = 1.0 / total
+            for i in range(n_states):
+                gamma[t, i] *= inverse_normaliser[s]
+        size = min(size, n_steps - 1 - start)  # xi_t needs step t + 1
+        for s in range(size):
+            inverse_scale = 1.0 / scale[start + s + 1]
+            for j in range(n_states):
+                weighted[s, j] = density[start + s + 1, j] * inverse_scale * beta_hat[start + s + 1, j]
+        for i in range(n_states):
+            for j in range(0, n_states, 2):
+                other = min(j + 1, n_states - 1)
+                total, other_total = xi_sum[i, j], xi_sum[i, other]
+                for s in range(size):
+                    weight = alpha_hat[start + s, i] * inverse_normaliser[s]
+                    total += weight * transmat[i, j] * weighted[s, j]
+                    other_total += weight * transmat[i, other] * weighted[s, other]
+                xi_sum[i, j], xi_sum[i, other] = total, other_total
+        if xi.shape[0] == n_steps - 1:
+            for s in range(size):
+                for i in range(n_states):
+                    for j in range(n_states):
+                        weight = alpha_hat[start + s, i] * inverse_normaliser[s]
+                        xi[start + s, i, j] = weight * transmat[i, j] * weighted[s, j]
 
 
 def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:

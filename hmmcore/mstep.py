@@ -161,42 +161,55 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
 
 @njit(cache=True, nogil=True)
 def _occupancy_loop(gamma, out):
-    r""":math:`N_k = \sum_t \gamma_t(k)` for every state k."""
+    r""":math:`N_k = \sum_t \gamma_t(k)` for every state k.
+
+    Each sum runs over t in order; two of them share a pass over t (with an odd count the last
+    pass computes one sum twice), so that the processor adds two independent sums side by side
+    instead of waiting for each addition in turn. The same holds for the loops below."""
     n_steps, n_states = gamma.shape
-    for k in range(n_states):
-        total = 0.0
+    for k in range(0, n_states, 2):
+        other = min(k + 1, n_states - 1)
+        total, other_total = 0.0, 0.0
         for t in range(n_steps):
             total += gamma[t, k]
-        out[k] = total
+            other_total += gamma[t, other]
+        out[k], out[other] = total, other_total
 
 
 @njit(cache=True, nogil=True)
 def _weighted_sums_loop(X, gamma, first):
-    r""":math:`\sum_t \gamma_t(k)\, x_{td}` for every state k and feature d."""
+    r""":math:`\sum_t \gamma_t(k)\, x_{td}` for every state k and feature d (features d and
+    d + 1 in one pass over t)."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
-        for d in range(n_features):
-            total = 0.0
+        for d in range(0, n_features, 2):
+            other = min(d + 1, n_features - 1)
+            total, other_total = 0.0, 0.0
             for t in range(n_steps):
                 total += gamma[t, k] * X[t, d]
-            first[k, d] = total
+                other_total += gamma[t, k] * X[t, other]
+            first[k, d], first[k, other] = total, other_total
 
 
 @njit(cache=True, nogil=True)
 def _scatter_loop(X, gamma, means, scatter):
     r"""The numerator of the derivation's (41), the scatter about the given means, entry by entry:
-    :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`."""
+    :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})` (entries e and e + 1 of
+    row d in one pass over t)."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
     for k in range(n_states):
         for d in range(n_features):
-            for e in range(d + 1):
-                total = 0.0
+            for e in range(0, d + 1, 2):
+                other = min(e + 1, d)
+                total, other_total = 0.0, 0.0
                 for t in range(n_steps):
-                    total += gamma[t, k] * (X[t, d] - means[k, d]) * (X[t, e] - means[k, e])
-                scatter[k, d, e] = total
-                scatter[k, e, d] = total
+                    weight = gamma[t, k] * (X[t, d] - means[k, d])
+                    total += weight * (X[t, e] - means[k, e])
+                    other_total += weight * (X[t, other] - means[k, other])
+                scatter[k, d, e] = scatter[k, e, d] = total
+                scatter[k, d, other] = scatter[k, other, d] = other_total
 
 
 @njit(cache=True, nogil=True)
