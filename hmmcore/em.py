@@ -162,9 +162,11 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
         X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
     startprob, transmat, means, covars = params
     priors, gamma = options.priors, stats.gamma
-    moments = None
-    if patterns is not None and ("m" in options.update or "c" in options.update):
-        check_observed_weight(occupancy(gamma), pattern_occupancy(gamma, patterns), patterns.observed,
+    moments = occupancies = None
+    if "m" in options.update or "c" in options.update:
+        occupancies = occupancy(gamma)
+    if patterns is not None and occupancies is not None:
+        check_observed_weight(occupancies, pattern_occupancy(gamma, patterns), patterns.observed,
                               EMPTY_STATE_OCCUPANCY)
         moments = conditional_moments(X, means, covars, patterns=patterns, validate=False)
     if "s" in options.update:
@@ -173,7 +175,7 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
         transmat = update_transmat(stats.xi_sum, transmat, priors.transmat_prior, validate=False)
     if "m" in options.update:
         means = update_means(X, gamma, means, priors.means_prior, priors.means_weight, moments=moments,
-                             validate=False)
+                             occupancies=occupancies, validate=False)
     if "c" in options.update:
         covars = update_covars(
             X, gamma, means, covars, options.reg_covar,
@@ -183,6 +185,7 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
             means_prior=priors.means_prior,
             means_weight=priors.means_weight,
             moments=moments,
+            occupancies=occupancies,
             validate=False,
         )
     try:

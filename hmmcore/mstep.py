@@ -43,6 +43,7 @@ from .validation import (
     check_moments,
     check_nonnegative,
     check_observations,
+    check_occupancies,
     check_posteriors,
     sequence_bounds,
 )
@@ -296,7 +297,8 @@ def _checked_gamma(X, gamma):
     return X, check_posteriors(gamma, X.shape[0])
 
 
-def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, moments=None, validate=True):
+def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, moments=None, occupancies=None,
+                 validate=True):
     r"""The update of the means, :eq:`seed-35`: :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
 
     With a normal prior of mean :math:`m_k` and weight :math:`\tau_k` (:eq:`map-means-update`):
@@ -317,6 +319,8 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     moments : ConditionalMoments, optional
         :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
         ``X`` has missing values (None: every value is observed).
+    occupancies : array_like, shape (K,), optional
+        :func:`occupancy` of ``gamma``, if already computed.
 
     Returns
     -------
@@ -341,13 +345,14 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
         X, gamma = _checked_gamma(X, gamma)
         check_nonnegative(np.min(means_weight), "means_weight")
         check_moments(moments, X, gamma.shape[1])
+        occupancies = check_occupancies(occupancies, gamma)
     n_states, n_features = gamma.shape[1], X.shape[1]
     if moments is None:
         first = np.empty((n_states, n_features))
         _weighted_sums_loop(X, gamma, first)
     else:
         first = _expected_sums(moments, gamma)
-    denominator = means_weight + occupancy(gamma)
+    denominator = means_weight + (occupancy(gamma) if occupancies is None else occupancies)
     if np.ndim(denominator) == 1:
         denominator = denominator[:, None]
     empty = denominator[:, 0] < EMPTY_STATE_OCCUPANCY
@@ -416,6 +421,7 @@ def update_covars(
     means_prior=0.0,
     means_weight=0.0,
     moments=None,
+    occupancies=None,
     validate: bool = True,
 ) -> np.ndarray:
     r"""The update of the covariances, :eq:`seed-41`: the gamma-weighted scatter of each state about its *new* mean.
@@ -450,6 +456,8 @@ def update_covars(
     moments : ConditionalMoments, optional
         :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
         ``X`` has missing values (None: every value is observed).
+    occupancies : array_like, shape (K,), optional
+        :func:`occupancy` of ``gamma``, if already computed.
 
     Returns
     -------
@@ -480,6 +488,7 @@ def update_covars(
         check_nonnegative(reg_covar, "reg_covar")
         means = check_means(means, gamma.shape[1], X.shape[1])
         check_moments(moments, X, gamma.shape[1])
+        occupancies = check_occupancies(occupancies, gamma)
     n_states, n_features = means.shape
     if moments is None:
         scatter = np.empty((n_states, n_features, n_features))
@@ -491,7 +500,8 @@ def update_covars(
         offset[:, :, None] * offset[:, None, :]
     )
     update = COVARIANCE_UPDATES[covariance_type]
-    updated, empty = update(occupancy(gamma), numerator, covars_prior, covars_weight)
+    occupancies = occupancy(gamma) if occupancies is None else occupancies
+    updated, empty = update(occupancies, numerator, covars_prior, covars_weight)
     updated = updated + reg_covar * np.eye(n_features)
     return _keep_previous(updated, previous, np.broadcast_to(empty, (n_states,)), "covariance")
 

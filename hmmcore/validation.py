@@ -322,6 +322,23 @@ def check_posteriors(gamma, n_steps: int, name: str = "gamma") -> np.ndarray:
     return gamma
 
 
+def check_occupancies(occupancies, gamma: np.ndarray) -> np.ndarray:
+    """``occupancies`` passed with ``gamma``: None (then they are computed), or its column sums
+    N_k, one finite number >= 0 per state."""
+    if occupancies is None:
+        return None
+    occupancies = as_float_array(occupancies, "occupancies")
+    if occupancies.shape != (gamma.shape[1],):
+        raise ValueError(
+            f"`occupancies` must have shape ({gamma.shape[1]},), the sum over t of each column of "
+            f"`gamma`; got shape {occupancies.shape}."
+        )
+    check_finite(occupancies, "occupancies")
+    if np.any(occupancies < 0):
+        raise ValueError("`occupancies` has negative entries; sums of probabilities are >= 0.")
+    return occupancies
+
+
 def check_moments(moments, X: np.ndarray, n_components: int) -> None:
     """The conditional moments an M-step needs when ``X`` has missing values: None only if
     nothing is missing; otherwise those of ``X`` (:func:`hmmcore.conditional_moments`), one

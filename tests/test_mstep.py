@@ -126,6 +126,40 @@ def test_covariance_types_against_a_literal_loop(rng):
         np.testing.assert_allclose(ours, oracle, rtol=1e-12, err_msg=covariance_type)
 
 
+def test_given_occupancies_are_those_the_updates_would_compute(rng):
+    """m_step computes N_k once and hands it to both updates: the same numbers to the bit as
+    each update computing N_k itself, and N_k taken from the argument (a wrong one shows)."""
+    X, post, _ = posterior_stats(rng, n_features=3)
+    occupancies = hmmcore.occupancy(post.gamma)
+    means = hmmcore.update_means(X, post.gamma)
+    np.testing.assert_array_equal(hmmcore.update_means(X, post.gamma, occupancies=occupancies), means)
+    for covariance_type in hmmcore.COVARIANCE_TYPES:
+        np.testing.assert_array_equal(
+            hmmcore.update_covars(X, post.gamma, means, covariance_type=covariance_type, occupancies=occupancies),
+            hmmcore.update_covars(X, post.gamma, means, covariance_type=covariance_type),
+        )
+    np.testing.assert_allclose(hmmcore.update_means(X, post.gamma, occupancies=2 * occupancies), means / 2, rtol=1e-14)
+    np.testing.assert_allclose(
+        hmmcore.update_covars(X, post.gamma, means, occupancies=2 * occupancies),
+        hmmcore.update_covars(X, post.gamma, means) / 2,
+        rtol=1e-14,
+    )
+
+
+@pytest.mark.parametrize(
+    "occupancies, message",
+    [(np.ones(2), r"`occupancies` must have shape \(3,\)"), (-np.ones(3), "`occupancies` has negative"),
+     (np.array([1.0, np.nan, 1.0]), "`occupancies`")],
+)
+def test_bad_occupancies_are_named(rng, occupancies, message):
+    X, post, _ = posterior_stats(rng)
+    means = hmmcore.update_means(X, post.gamma)
+    with pytest.raises(ValueError, match=message):
+        hmmcore.update_means(X, post.gamma, occupancies=occupancies)
+    with pytest.raises(ValueError, match=message):
+        hmmcore.update_covars(X, post.gamma, means, occupancies=occupancies)
+
+
 def test_priors_enter_as_pseudo_counts(rng):
     """With a normal prior on the means and an inverse-Wishart-type prior on the covariances the
     updates are weighted averages (Gauvain & Lee), written out here from their definitions."""
