@@ -103,7 +103,8 @@ from .forecast import (
     predict_next_proba,
     propagate_states,
 )
-from .inference import Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward, log_likelihood
+from .inference import (EStepBuffers, Forward, ImpossibleObservationError, Posteriors, backward, e_step, forward,
+                        log_likelihood)
 from .information import ObservedInformation, observed_information, score_vector
 from .initialization import initial_params
 from .labels import align_states, permute_states
@@ -146,7 +147,7 @@ __all__ = [
     "observed_information", "parametric_bootstrap", "predicted_probabilities", "pseudo_residuals",
     "score_vector", "standard_errors", "stationary_distribution",
     "BruteForce", "COVARIANCE_TYPES", "ConditionalMoments", "ConvergenceMonitor", "DegenerateStateError",
-    "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "FEATURES", "Forward",
+    "DegenerateStateWarning", "EMOptions", "EMResult", "EMStep", "EStepBuffers", "FEATURES", "Forward",
     "GaussianHMM", "HMMLEARN_PRIORS", "HMMParams", "ImpossibleObservationError", "IntegratedMoments",
     "LESSON_REGIMES",
     "LikelihoodDecreaseWarning", "MStep", "MissingPatterns", "NotPositiveDefiniteError", "Posteriors", "Priors",

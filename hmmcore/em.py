@@ -8,8 +8,9 @@ own function).
 :class:`ConvergenceMonitor` says stop; :func:`fit_em_restarts` runs several starts in parallel
 threads.
 
-A covariance that stops being positive definite (a state collapsing onto a few points: the
-likelihood is unbounded) raises :class:`DegenerateStateError` in the M-step, naming the state;
+A covariance that stops being positive definite, or whose factor falls below what rounding can
+resolve (a state collapsing onto a few points: the likelihood is unbounded), raises
+:class:`DegenerateStateError` in the M-step, naming the state;
 :func:`fit_em` ends that run with a :class:`DegenerateStateWarning` and returns its last valid
 parameters.
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from .emissions import NotPositiveDefiniteError, cholesky_factors, conditional_moments
 from .evaluation import posteriors
-from .inference import Posteriors
+from .inference import EStepBuffers, Posteriors
 from .monitor import ConvergenceMonitor, is_decrease
 from .mstep import (
     EMPTY_STATE_OCCUPANCY,
@@ -192,7 +193,24 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
         cholesky = cholesky_factors(covars)
     except NotPositiveDefiniteError as error:
         raise DegenerateStateError(error.state) from None
+    collapsed = _below_resolution(cholesky, means, covars, X.shape[0])
+    if collapsed is not None:
+        raise DegenerateStateError(collapsed)
     return MStep(HMMParams(startprob, transmat, means, covars), cholesky)
+
+
+def _below_resolution(cholesky, means, covars, n_steps: int) -> int | None:
+    r"""The first state whose covariance is singular up to rounding, or None.
+
+    A state that collapses onto points with equal values of feature d has a conditional
+    standard deviation :math:`L_{k,dd}` of zero; computed, it is the rounding error of its mean,
+    :math:`\hat\mu_{kd}` summed over T steps, up to :math:`T\,\epsilon\,|\mu_{kd}|`. So
+    :math:`L_{k,dd} \le T\,\epsilon\,\sqrt{\mu_{kd}^2 + \Sigma_{k,dd}}` (the feature's root mean
+    square in the state) counts as zero: the Cholesky factorisation alone passes such a state
+    whenever the rounding leaves its variance positive (a series constant at 0.1, say)."""
+    resolution = n_steps * np.finfo(np.float64).eps * np.sqrt(means**2 + np.diagonal(covars, axis1=1, axis2=2))
+    collapsed = np.flatnonzero(np.any(np.diagonal(cholesky, axis1=1, axis2=2) <= resolution, axis=1))
+    return int(collapsed[0]) if collapsed.size else None
 
 
 def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
@@ -292,8 +310,9 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
     monitor._reset()
     history, collapse, jittered = [], None, []
     cholesky, scored = cholesky_factors(params.covars), params
+    buffers = EStepBuffers.empty(X.shape[0], params.startprob.shape[0], log_b=True)
     for iteration in range(1, n_iter + 1):
-        stats = posteriors(X, params, lengths, cholesky=cholesky, patterns=patterns, validate=False)
+        stats = posteriors(X, params, lengths, cholesky=cholesky, patterns=patterns, buffers=buffers, validate=False)
         history.append(stats.log_likelihood)
         monitor.report(stats.log_likelihood)
         scored = params

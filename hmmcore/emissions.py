@@ -60,13 +60,15 @@ def cholesky_factors(covars: np.ndarray, name: str = "covars") -> np.ndarray:
     array([[2., 0.],
            [1., 1.]])
     """
-    factors = np.empty_like(covars)
-    for state, covar in enumerate(covars):
-        try:
-            factors[state] = np.linalg.cholesky(covar)
-        except np.linalg.LinAlgError:
-            raise NotPositiveDefiniteError(state, name) from None
-    return factors
+    try:
+        return np.linalg.cholesky(covars)
+    except np.linalg.LinAlgError:
+        for state, covar in enumerate(covars):
+            try:
+                np.linalg.cholesky(covar)
+            except np.linalg.LinAlgError:
+                raise NotPositiveDefiniteError(state, name) from None
+        raise
 
 
 #: Time steps per block of the log-density loop: its scratch (D columns of this length) stays small.
@@ -192,7 +194,7 @@ def _checked_density_inputs(X, means, covars, patterns):
     return X, means, covars, check_patterns(patterns, found)
 
 
-def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, validate: bool = True) -> np.ndarray:
+def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, out=None, validate: bool = True) -> np.ndarray:
     r"""The Gaussian log-density, :eq:`seed-29`: ``log N(x_t; mu_k, Sigma_k)`` for every t and k;
     with missing values (NaN), the log-density of each row's observed coordinates,
     :eq:`missing-density`.
@@ -217,6 +219,8 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, vali
     patterns : MissingPatterns, optional
         The missingness patterns of ``X`` (:func:`hmmcore.missing_patterns`), if already
         found; with ``validate=False``, None means that no value is missing.
+    out : ndarray, shape (T, K), optional
+        The array to write the result into (None: a new one).
     validate : bool
         False skips the input checks, for callers that made them.
 
@@ -247,7 +251,10 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, vali
         X, means, covars, patterns = _checked_density_inputs(X, means, covars, patterns)
     if cholesky is None:
         cholesky = cholesky_factors(covars)
-    out = np.empty((X.shape[0], means.shape[0]))
+    if out is None:
+        out = np.empty((X.shape[0], means.shape[0]))
+    elif validate and out.shape != (X.shape[0], means.shape[0]):
+        raise ValueError(f"`out` must have shape {(X.shape[0], means.shape[0])} (T, K); got shape {out.shape}.")
     _log_density_loop(X, means, cholesky, out)
     if patterns is not None:
         # rows with gaps: the loop above left NaN there; the marginal density replaces it

@@ -18,16 +18,17 @@ from __future__ import annotations
 import numpy as np
 
 from .emissions import gaussian_log_density
-from .inference import Forward, Posteriors, e_step, forward
-from .validation import check_data, check_params, check_patterns, sequence_bounds
+from .inference import EStepBuffers, Forward, Posteriors, e_step, forward
+from .validation import check_buffers, check_data, check_params, check_patterns, sequence_bounds
 from .viterbi import ViterbiPath, viterbi
 
 #: Fields that add up over sequences; every other array field is concatenated along time.
 _SUMMED = {"log_likelihood", "xi_sum", "log_prob"}
 
 
-def _joined(parts):
-    """One result of the parts' type for all sequences."""
+def _joined(parts, buffers: EStepBuffers | None = None):
+    """One result of the parts' type for all sequences (a per-step field that ``buffers`` holds
+    for all of them, the parts being views of it, is taken from there)."""
     if len(parts) == 1:
         return parts[0]
     fields = {}
@@ -37,20 +38,27 @@ def _joined(parts):
             fields[name] = None
         elif name in _SUMMED:
             fields[name] = sum(values[1:], start=values[0]) if name == "xi_sum" else float(sum(values))
+        elif buffers is not None and name in buffers._fields:
+            fields[name] = getattr(buffers, name)
         else:
             fields[name] = np.concatenate(values)
     return type(parts[0])(**fields)
 
 
-def _prepared(X, params, lengths, validate, cholesky=None, patterns=None):
+def _prepared(X, params, lengths, validate, cholesky=None, patterns=None, buffers=None):
+    """The checked parameters and each sequence's (start, end, log-densities); the log-densities
+    are written into ``buffers.log_b`` if given."""
     if validate:
         X, lengths, found = check_data(X, lengths)
         params = check_params(params, X.shape[1])
         patterns = check_patterns(patterns, found)
+        if buffers is not None:
+            check_buffers(buffers, X, params)
     elif lengths is None:
         lengths = [X.shape[0]]
-    log_b = gaussian_log_density(X, params.means, params.covars, cholesky=cholesky, patterns=patterns, validate=False)
-    return params, [log_b[start:end] for start, end in sequence_bounds(lengths)]
+    log_b = gaussian_log_density(X, params.means, params.covars, cholesky=cholesky, patterns=patterns,
+                                 out=None if buffers is None else buffers.log_b, validate=False)
+    return params, [(start, end, log_b[start:end]) for start, end in sequence_bounds(lengths)]
 
 
 def filtered(X, params, lengths=None, *, patterns=None, validate: bool = True) -> Forward:
@@ -86,8 +94,8 @@ def filtered(X, params, lengths=None, *, patterns=None, validate: bool = True) -
     >>> round(float(alpha_hat[0, 0]), 6), round(float(1 / (1 + np.exp(-2))), 6)
     (0.880797, 0.880797)
     """
-    params, log_bs = _prepared(X, params, lengths, validate, patterns=patterns)
-    return _joined([forward(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
+    params, sequences = _prepared(X, params, lengths, validate, patterns=patterns)
+    return _joined([forward(params.startprob, params.transmat, log_b, validate=False) for _, _, log_b in sequences])
 
 
 def score(X, params, lengths=None, *, patterns=None, validate: bool = True) -> float:
@@ -108,7 +116,7 @@ def score(X, params, lengths=None, *, patterns=None, validate: bool = True) -> f
 
 
 def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi: bool = False,
-               cholesky=None, patterns=None, validate: bool = True):
+               cholesky=None, patterns=None, buffers: EStepBuffers | None = None, validate: bool = True):
     """The E-step on every sequence: gamma (Eq. 17), xi summed over t (Eq. 21), the scaled
     forward and backward variables and the log-likelihood.
 
@@ -126,6 +134,11 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
         The Cholesky factors of ``params.covars``, if already computed.
     patterns : MissingPatterns, optional
         As in :func:`filtered`.
+    buffers : EStepBuffers, optional
+        Arrays of T rows, with one for the log-densities (``EStepBuffers.empty(T, K,
+        log_b=True)``), to write into instead of new ones: :func:`hmmcore.fit_em` passes the
+        same ones to every iteration. The result's arrays are then views of them, valid until
+        they are written again.
 
     Returns
     -------
@@ -146,9 +159,11 @@ def posteriors(X, params, lengths=None, *, per_sequence: bool = False, return_xi
     >>> round(float(result.xi_sum.sum()), 12)
     2.0
     """
-    params, log_bs = _prepared(X, params, lengths, validate, cholesky, patterns)
-    parts = [e_step(params.startprob, params.transmat, log_b, return_xi, validate=False) for log_b in log_bs]
-    return parts if per_sequence else _joined(parts)
+    params, sequences = _prepared(X, params, lengths, validate, cholesky, patterns, buffers)
+    parts = [e_step(params.startprob, params.transmat, log_b, return_xi,
+                    buffers=None if buffers is None else buffers.rows(start, end), validate=False)
+             for start, end, log_b in sequences]
+    return parts if per_sequence else _joined(parts, buffers)
 
 
 def decode(X, params, lengths=None, *, patterns=None, validate: bool = True) -> ViterbiPath:
@@ -164,5 +179,5 @@ def decode(X, params, lengths=None, *, patterns=None, validate: bool = True) -> 
     >>> decode([[-5.0], [4.8], [5.3]], params).path
     array([0, 1, 1])
     """
-    params, log_bs = _prepared(X, params, lengths, validate, patterns=patterns)
-    return _joined([viterbi(params.startprob, params.transmat, log_b, validate=False) for log_b in log_bs])
+    params, sequences = _prepared(X, params, lengths, validate, patterns=patterns)
+    return _joined([viterbi(params.startprob, params.transmat, log_b, validate=False) for _, _, log_b in sequences])

@@ -78,6 +78,43 @@ class ImpossibleObservationError(ValueError):
         self.t = t
 
 
+class EStepBuffers(NamedTuple):
+    """The arrays the E-step writes, one row per time step. :func:`hmmcore.fit_em` makes them
+    once and passes them to every iteration's :func:`hmmcore.posteriors`, so that an iteration
+    allocates no array as long as the data: freeing and allocating such arrays each time made
+    the C library return memory to the system and fault it back in, which cost more than the
+    recursions themselves."""
+
+    shift: np.ndarray
+    """(T,) m_t, each step's largest log-density."""
+    density: np.ndarray
+    """(T, K) the densities relative to e^{m_t}."""
+    alpha_hat: np.ndarray
+    """(T, K) the filtered probabilities."""
+    scale: np.ndarray
+    """(T,) c_t e^{-m_t}."""
+    log_scale: np.ndarray
+    """(T,) log c_t."""
+    beta_hat: np.ndarray
+    """(T, K) the scaled backward variables."""
+    gamma: np.ndarray
+    """(T, K) the smoothed probabilities."""
+    log_b: np.ndarray | None = None
+    """(T, K) the emission log-densities (:func:`hmmcore.posteriors` computes them here), or None."""
+
+    @classmethod
+    def empty(cls, n_steps: int, n_states: int, *, log_b: bool = False) -> "EStepBuffers":
+        """Uninitialised buffers for T = ``n_steps`` and K = ``n_states`` (``log_b``: also one for
+        the log-densities)."""
+        matrix = lambda: np.empty((n_steps, n_states))  # noqa: E731
+        return cls(np.empty(n_steps), matrix(), matrix(), np.empty(n_steps), np.empty(n_steps), matrix(),
+                   matrix(), matrix() if log_b else None)
+
+    def rows(self, start: int, end: int) -> "EStepBuffers":
+        """The buffers of time steps ``start`` to ``end - 1`` (views: one sequence's part)."""
+        return EStepBuffers(*(None if array is None else array[start:end] for array in self))
+
+
 @njit(cache=True, nogil=True)
 def _shift_log_densities(log_b, shift, relative):
     """``shift[t] = m_t = max_j log_b[t, j]`` and ``relative[t, j] = log_b[t, j] - m_t``
@@ -95,15 +132,38 @@ def _shift_log_densities(log_b, shift, relative):
             relative[t, j] = log_b[t, j] - largest
 
 
-def relative_densities(log_b):
+def relative_densities(log_b, shift=None, density=None):
     """``(m, exp(log_b - m))``: each step's largest log-density m_t, and every density relative
-    to it (at most 1, so nothing overflows), the exponentials computed by numpy at once."""
-    shift = np.empty(log_b.shape[0])
-    density = np.empty(log_b.shape)
+    to it (at most 1, so nothing overflows), the exponentials computed by numpy at once; written
+    into ``shift`` and ``density`` if given."""
+    shift = np.empty(log_b.shape[0]) if shift is None else shift
+    density = np.empty(log_b.shape) if density is None else density
     _shift_log_densities(log_b, shift, density)
     with np.errstate(under="ignore"):  # a density far below the step's largest is 0 relative to it
         np.exp(density, out=density)
     return shift, density
+
+
+@njit(cache=True, nogil=True)
+def _log_space_fallback(t, log_b, predicted, shift, density, joint):
+    r"""Step t of the forward pass redone when every state the past allows has a density that
+    underflows next to that of a state it forbids: :math:`m_t` becomes the largest log-density
+    among the allowed states (``predicted[j] > 0``), ``shift`` and ``density`` are corrected and
+    ``joint`` recomputed. Returns the new :math:`c_t e^{-m_t}`, or 0 if no state is allowed."""
+    n_states = log_b.shape[1]
+    allowed_shift = -np.inf
+    for j in range(n_states):
+        if predicted[j] > 0.0 and log_b[t, j] > allowed_shift:
+            allowed_shift = log_b[t, j]
+    if allowed_shift == -np.inf:
+        return 0.0
+    shift[t] = allowed_shift
+    total = 0.0
+    for j in range(n_states):
+        density[t, j] = math.exp(log_b[t, j] - allowed_shift) if predicted[j] > 0.0 else 0.0
+        joint[j] = predicted[j] * density[t, j]
+        total += joint[j]
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -120,44 +180,43 @@ def _forward_loop(startprob, transmat, log_b, shift, density, alpha_hat, scale):
     ``shift[t]`` = :math:`m_t`. When every state the past allows has a density that
     underflows next to that of a state it forbids, ``scale`` would be 0: the step is then
     redone with :math:`m_t` the largest log-density among the allowed states (the log-space
-    fallback), and ``shift`` and ``density`` are corrected.
+    fallback, :func:`_log_space_fallback`), and ``shift`` and ``density`` are corrected.
+
+    The prediction divides by :math:`c_{t-1}` after the sum over i,
+    :math:`\sum_i \hat\alpha_{t-1}(i) A_{ij} = \big[\sum_i \tilde\alpha_{t-1}(i) A_{ij}\big] / c_{t-1}`,
+    so that the processor forms the sum while it computes :math:`1/c_{t-1}` (a division is the
+    slowest step of the chain from one t to the next).
     """
     n_steps, n_states = log_b.shape
     predicted = np.empty(n_states)
+    joint, previous_joint = np.empty(n_states), np.empty(n_states)  # alpha-tilde_t, alpha-tilde_{t-1}
+    inverse_scale = 1.0
     for t in range(n_steps):
         if shift[t] == -np.inf:
             return t
-        for j in range(n_states):
-            if t == 0:
-                predicted[j] = startprob[j]
-            else:
-                total = 0.0
-                for i in range(n_states):
-                    total += alpha_hat[t - 1, i] * transmat[i, j]
-                predicted[j] = total
         total = 0.0
         for j in range(n_states):
-            if predicted[j] == 0.0:
+            if t == 0:
+                prediction = startprob[j]
+            else:
+                prediction = 0.0
+                for i in range(n_states):
+                    prediction += previous_joint[i] * transmat[i, j]
+                prediction *= inverse_scale
+            predicted[j] = prediction
+            if prediction == 0.0:
                 density[t, j] = 0.0
-            alpha_hat[t, j] = predicted[j] * density[t, j]
-            total += alpha_hat[t, j]
+            joint[j] = prediction * density[t, j]
+            total += joint[j]
         if not total > 0.0:
-            allowed_shift = -np.inf
-            for j in range(n_states):
-                if predicted[j] > 0.0 and log_b[t, j] > allowed_shift:
-                    allowed_shift = log_b[t, j]
-            if allowed_shift == -np.inf:
+            total = _log_space_fallback(t, log_b, predicted, shift, density, joint)
+            if not total > 0.0:
                 return t
-            shift[t] = allowed_shift
-            total = 0.0
-            for j in range(n_states):
-                density[t, j] = math.exp(log_b[t, j] - allowed_shift) if predicted[j] > 0.0 else 0.0
-                alpha_hat[t, j] = predicted[j] * density[t, j]
-                total += alpha_hat[t, j]
         scale[t] = total
-        inverse_total = 1.0 / total
+        inverse_scale = 1.0 / total
         for j in range(n_states):
-            alpha_hat[t, j] *= inverse_total
+            alpha_hat[t, j] = joint[j] * inverse_scale
+        joint, previous_joint = previous_joint, joint
     return -1
 
 
@@ -172,17 +231,14 @@ def _backward_loop(transmat, density, scale, beta_hat):
     where :math:`b_j(O_t)/c_t` = ``density[t, j] / scale[t]``.
     """
     n_steps, n_states = density.shape
-    weighted = np.empty(n_states)
     for i in range(n_states):
         beta_hat[n_steps - 1, i] = 1.0
     for t in range(n_steps - 2, -1, -1):
         inverse_scale = 1.0 / scale[t + 1]
-        for j in range(n_states):
-            weighted[j] = density[t + 1, j] * inverse_scale * beta_hat[t + 1, j]
         for i in range(n_states):
             total = 0.0
             for j in range(n_states):
-                total += transmat[i, j] * weighted[j]
+                total += transmat[i, j] * (density[t + 1, j] * inverse_scale * beta_hat[t + 1, j])
             beta_hat[t, i] = total
 
 
@@ -195,52 +251,59 @@ def _posterior_loop(transmat, density, scale, alpha_hat, beta_hat, gamma, xi_sum
     r"""gamma (Eq. 17) and xi summed over t (Eq. 21) from the scaled alpha and beta:
 
     .. math::
-        \gamma_t(i) = \frac{\hat\alpha_t(i)\,\hat\beta_t(i)}{n_t}, \qquad
-        \xi_t(i, j) = \frac{\hat\alpha_t(i)\, A_{ij}\, b_j(O_{t+1})\, \hat\beta_{t+1}(j)}
-        {c_{t+1}\, n_t}, \qquad n_t = \sum_i \hat\alpha_t(i)\hat\beta_t(i),
+        \gamma_t(i) = \frac{\hat\alpha_t(i)}{n_t}\,\hat\beta_t(i), \qquad
+        \sum_t \xi_t(i, j) = A_{ij} \sum_t \frac{\hat\alpha_t(i)}{n_t}\,
+        \frac{b_j(O_{t+1})\, \hat\beta_{t+1}(j)}{c_{t+1}}, \qquad
+        n_t = \sum_i \hat\alpha_t(i)\hat\beta_t(i),
 
     where :math:`n_t` is one up to rounding (dividing by it removes the rounding). Every factor
     is finite (the forward pass sets the relative density of a state the past forbids to 0),
     so a zero in pi, A or alpha_hat gives exact zeros. Each xi_t is also stored in ``xi`` when
-    that has T - 1 rows (it is empty otherwise). The steps are taken in blocks; each sum over
-    t runs in order, carried from block to block, and the sums of (i, j) and (i, j + 1) share
-    a pass over the block, as in :mod:`hmmcore.mstep`.
+    that has T - 1 rows (it is empty otherwise).
+
+    The steps are taken in blocks of ``POSTERIOR_BLOCK``, whose two factors of xi_t are kept in
+    small arrays; each of the K^2 sums over t runs in order, carried from block to block, and
+    two of them share a pass over the block (with an odd count the last pass computes one sum
+    twice), so that the processor adds two independent sums side by side.
     """
     n_steps, n_states = density.shape
-    inverse_normaliser = np.empty(POSTERIOR_BLOCK)
-    weighted = np.empty((POSTERIOR_BLOCK, n_states))  # b_j(O_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
-    xi_sum[:] = 0.0
+    n_pairs = n_states * n_states
+    forward_factor = np.empty((POSTERIOR_BLOCK, n_states))  # alpha_hat_t(i) / n_t
+    backward_factor = np.empty((POSTERIOR_BLOCK, n_states))  # b_j(O_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
+    sums = np.zeros(n_pairs)  # entry i K + j: the sum over t without A_ij
     for start in range(0, n_steps, POSTERIOR_BLOCK):
         size = min(POSTERIOR_BLOCK, n_steps - start)
         for s in range(size):
             t = start + s
             total = 0.0
             for i in range(n_states):
-                gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]
-                total += gamma[t, i]
-            inverse_normaliser[s] = 1.0 / total
+                total += alpha_hat[t, i] * beta_hat[t, i]
+            inverse_total = 1.0 / total
             for i in range(n_states):
-                gamma[t, i] *= inverse_normaliser[s]
+                forward_factor[s, i] = alpha_hat[t, i] * inverse_total
+                gamma[t, i] = forward_factor[s, i] * beta_hat[t, i]
         size = min(size, n_steps - 1 - start)  # xi_t needs step t + 1
         for s in range(size):
             inverse_scale = 1.0 / scale[start + s + 1]
             for j in range(n_states):
-                weighted[s, j] = density[start + s + 1, j] * inverse_scale * beta_hat[start + s + 1, j]
-        for i in range(n_states):
-            for j in range(0, n_states, 2):
-                other = min(j + 1, n_states - 1)
-                total, other_total = xi_sum[i, j], xi_sum[i, other]
-                for s in range(size):
-                    weight = alpha_hat[start + s, i] * inverse_normaliser[s]
-                    total += weight * transmat[i, j] * weighted[s, j]
-                    other_total += weight * transmat[i, other] * weighted[s, other]
-                xi_sum[i, j], xi_sum[i, other] = total, other_total
+                backward_factor[s, j] = density[start + s + 1, j] * inverse_scale * beta_hat[start + s + 1, j]
+        for pair in range(0, n_pairs, 2):
+            other = min(pair + 1, n_pairs - 1)
+            i, j = divmod(pair, n_states)
+            other_i, other_j = divmod(other, n_states)
+            total, other_total = sums[pair], sums[other]
+            for s in range(size):
+                total += forward_factor[s, i] * backward_factor[s, j]
+                other_total += forward_factor[s, other_i] * backward_factor[s, other_j]
+            sums[pair], sums[other] = total, other_total
         if xi.shape[0] == n_steps - 1:
             for s in range(size):
                 for i in range(n_states):
                     for j in range(n_states):
-                        weight = alpha_hat[start + s, i] * inverse_normaliser[s]
-                        xi[start + s, i, j] = weight * transmat[i, j] * weighted[s, j]
+                        xi[start + s, i, j] = forward_factor[s, i] * transmat[i, j] * backward_factor[s, j]
+    for i in range(n_states):
+        for j in range(n_states):
+            xi_sum[i, j] = transmat[i, j] * sums[i * n_states + j]
 
 
 def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:
@@ -277,19 +340,19 @@ def forward(startprob, transmat, log_b, *, validate: bool = True) -> Forward:
     """
     if validate:
         startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
-    return _forward(startprob, transmat, log_b)[0]
+    return _forward(startprob, transmat, log_b, EStepBuffers.empty(*log_b.shape))
 
 
-def _forward(startprob, transmat, log_b):
-    """The forward pass, and the relative densities and scales the backward pass reuses."""
-    shift, density = relative_densities(log_b)
-    alpha_hat = np.empty(log_b.shape)
-    scale = np.empty(log_b.shape[0])
-    impossible_at = _forward_loop(startprob, transmat, log_b, shift, density, alpha_hat, scale)
+def _forward(startprob, transmat, log_b, buffers: EStepBuffers) -> Forward:
+    """The forward pass, written into ``buffers`` (with the relative densities and scales that
+    the backward pass reuses)."""
+    shift, density = relative_densities(log_b, buffers.shift, buffers.density)
+    impossible_at = _forward_loop(startprob, transmat, log_b, shift, density, buffers.alpha_hat, buffers.scale)
     if impossible_at >= 0:
         raise ImpossibleObservationError(impossible_at)
-    log_scale = np.log(scale) + shift
-    return Forward(alpha_hat, log_scale, float(log_scale.sum())), density, scale
+    log_scale = np.log(buffers.scale, out=buffers.log_scale)
+    log_scale += shift
+    return Forward(buffers.alpha_hat, log_scale, float(log_scale.sum()))
 
 
 def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray:
@@ -333,7 +396,8 @@ def backward(transmat, log_b, log_scale, *, validate: bool = True) -> np.ndarray
     return beta_hat
 
 
-def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: bool = True) -> Posteriors:
+def e_step(startprob, transmat, log_b, return_xi: bool = False, *, buffers: EStepBuffers | None = None,
+           validate: bool = True) -> Posteriors:
     """The E-step of one sequence: forward, backward, gamma (:eq:`seed-17`) and xi summed over t
     (:eq:`seed-21`).
 
@@ -344,6 +408,9 @@ def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: boo
     log_b : array_like, shape (T, K)
     return_xi : bool
         Also store every xi_t, a (T - 1, K, K) array.
+    buffers : EStepBuffers, optional
+        Arrays of T rows to write into (the result's arrays are then views of them, valid
+        until they are written again); None: new ones.
 
     Returns
     -------
@@ -369,20 +436,20 @@ def e_step(startprob, transmat, log_b, return_xi: bool = False, *, validate: boo
     if validate:
         startprob, transmat, log_b = check_hmm_sequence(startprob, transmat, log_b)
     n_steps, n_states = log_b.shape
-    passed, density, scale = _forward(startprob, transmat, log_b)
-    beta_hat = np.empty((n_steps, n_states))
+    buffers = EStepBuffers.empty(n_steps, n_states) if buffers is None else buffers
+    passed = _forward(startprob, transmat, log_b, buffers)
     xi_sum = np.zeros((n_states, n_states))
     xi = np.empty((max(n_steps - 1, 0) if return_xi else 0, n_states, n_states))
-    gamma = np.empty((n_steps, n_states))
-    _backward_loop(transmat, density, scale, beta_hat)
-    _posterior_loop(transmat, density, scale, passed.alpha_hat, beta_hat, gamma, xi_sum, xi)
+    _backward_loop(transmat, buffers.density, buffers.scale, buffers.beta_hat)
+    _posterior_loop(transmat, buffers.density, buffers.scale, passed.alpha_hat, buffers.beta_hat, buffers.gamma,
+                    xi_sum, xi)
     return Posteriors(
         log_likelihood=passed.log_likelihood,
-        gamma=gamma,
+        gamma=buffers.gamma,
         xi_sum=xi_sum,
         xi=xi if return_xi else None,
         alpha_hat=passed.alpha_hat,
-        beta_hat=beta_hat,
+        beta_hat=buffers.beta_hat,
         log_scale=passed.log_scale,
     )
 

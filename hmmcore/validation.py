@@ -339,6 +339,21 @@ def check_occupancies(occupancies, gamma: np.ndarray) -> np.ndarray:
     return occupancies
 
 
+def check_buffers(buffers, X: np.ndarray, params: HMMParams) -> None:
+    """E-step buffers for ``X`` under ``params``: every array of T rows (K columns for a matrix),
+    with one for the log-densities."""
+    n_steps, n_states = X.shape[0], params.startprob.shape[0]
+    if buffers.log_b is None:
+        raise ValueError("`buffers` needs an array for the log-densities: EStepBuffers.empty(T, K, log_b=True).")
+    for name, array in zip(buffers._fields, buffers):
+        shape = (n_steps,) if name in ("shift", "scale", "log_scale") else (n_steps, n_states)
+        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float64:
+            raise ValueError(
+                f"`buffers.{name}` must be a float64 array of shape {shape} (T = {n_steps} observations, "
+                f"K = {n_states} states); got {getattr(array, 'shape', type(array).__name__)}."
+            )
+
+
 def check_moments(moments, X: np.ndarray, n_components: int) -> None:
     """The conditional moments an M-step needs when ``X`` has missing values: None only if
     nothing is missing; otherwise those of ``X`` (:func:`hmmcore.conditional_moments`), one

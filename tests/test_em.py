@@ -155,6 +155,30 @@ def test_a_collapsing_state_is_named_and_the_other_restarts_survive(rng):
             params = hmmcore.em_step(X, params).params
 
 
+@pytest.mark.parametrize("value", [0.1, 0.3, 7.7, 5.0, -123.456])
+def test_a_state_on_a_constant_is_a_collapse_whatever_the_rounding(value):
+    """A state whose points all equal one value has variance zero; computed, it is the rounding
+    error of its mean, which for most values is a tiny positive number that the Cholesky
+    factorisation accepts (0.1, 0.3 and 7.7 passed as fits before the resolution check). The
+    M-step names it as a collapse all the same."""
+    X = np.full((59, 1), value)
+    start = hmmcore.initial_params(np.r_[X, [[value + 1.0]]], 2, random_state=0)
+    with pytest.warns(hmmcore.DegenerateStateWarning, match="collapsed"):
+        result = hmmcore.fit_em(X, start, n_iter=50)
+    assert isinstance(result.collapse, hmmcore.DegenerateStateError)
+
+
+def test_a_small_real_spread_is_not_a_collapse(rng):
+    """The resolution is that of rounding (T eps times the feature's size in the state), far
+    below any real spread: values around 1000 that differ by 1e-6 fit without a collapse."""
+    X = np.r_[1000.0 + 1e-6 * rng.normal(size=300), 2000.0 + 1e-6 * rng.normal(size=300)][:, None]
+    start = hmmcore.HMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]]),
+                              np.array([[1000.0], [2000.0]]), np.array([[[1.0]], [[1.0]]]))
+    result = hmmcore.fit_em(X, start, n_iter=50)
+    assert result.collapse is None
+    np.testing.assert_allclose(np.sqrt(result.params.covars.ravel()), 1e-6, rtol=0.2)
+
+
 def test_the_jitter_redoes_only_the_m_step(rng):
     """With ``singular_jitter``, the M-step that collapsed is redone from the same E-step with
     ``reg_covar + jitter``: the run equals stepping by hand with those two halves."""

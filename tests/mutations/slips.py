@@ -27,8 +27,8 @@ SLIPS = [
         "A transposed in the forward loop",
         "inference",
         "_forward_loop",
-        "total += alpha_hat[t - 1, i] * transmat[i, j]",
-        "total += alpha_hat[t - 1, i] * transmat[j, i]",
+        "prediction += previous_joint[i] * transmat[i, j]",
+        "prediction += previous_joint[i] * transmat[j, i]",
     ),
     Slip(
         "backward-A-transposed",
@@ -36,8 +36,8 @@ SLIPS = [
         "A transposed in the backward loop",
         "inference",
         "_backward_loop",
-        "total += transmat[i, j] * weighted[j]",
-        "total += transmat[j, i] * weighted[j]",
+        "total += transmat[i, j] * (density[t + 1, j]",
+        "total += transmat[j, i] * (density[t + 1, j]",
     ),
     Slip(
         "loglik-without-shift",
@@ -54,8 +54,8 @@ SLIPS = [
         "gamma_t taken as alpha_hat_t (no beta)",
         "inference",
         "_posterior_loop",
-        "gamma[t, i] = alpha_hat[t, i] * beta_hat[t, i]",
-        "gamma[t, i] = alpha_hat[t, i]",
+        "gamma[t, i] = forward_factor[s, i] * beta_hat[t, i]",
+        "gamma[t, i] = forward_factor[s, i]",
     ),
     Slip(
         "xi-emission-at-t",
@@ -63,8 +63,8 @@ SLIPS = [
         "xi's emission factor b_j(O_t) instead of b_j(O_{t+1})",
         "inference",
         "_posterior_loop",
-        "weighted[j] = density[t + 1, j] * inverse_scale",
-        "weighted[j] = density[t, j] * inverse_scale",
+        "backward_factor[s, j] = density[start + s + 1, j] * inverse_scale",
+        "backward_factor[s, j] = density[start + s, j] * inverse_scale",
     ),
     Slip(
         "density-without-log-det",
