@@ -81,6 +81,54 @@ def test_em_step_is_the_e_step_then_the_m_step(rng):
                                by_halves.params.covars, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("lengths", [None, [120, 80, 100]])
+def test_posteriors_written_into_buffers_are_the_same_numbers(rng, lengths):
+    """With buffers the E-step writes into them instead of new arrays: the same bits, one
+    sequence or several, with missing values too; the result's per-step arrays are the
+    buffers' (views), so nothing as long as the data is allocated."""
+    X = simulated(rng)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    params = hmmcore.initial_params(X[~np.isnan(X).any(axis=1)], 3, rng)
+    expected = hmmcore.posteriors(X, params, lengths)
+    buffers = hmmcore.EStepBuffers.empty(*X.shape[:1], 3, log_b=True)
+    for _ in range(2):  # written twice: nothing left over from the first use matters
+        ours = hmmcore.posteriors(X, params, lengths, buffers=buffers)
+        for name in ("gamma", "alpha_hat", "beta_hat", "log_scale", "xi_sum"):
+            np.testing.assert_array_equal(getattr(ours, name), getattr(expected, name), err_msg=name)
+        assert ours.log_likelihood == expected.log_likelihood
+    for name in ("gamma", "alpha_hat", "beta_hat", "log_scale"):
+        assert np.shares_memory(getattr(ours, name), getattr(buffers, name)), name
+
+
+def test_fit_em_hands_every_iteration_the_same_buffers(rng, monkeypatch):
+    """fit_em makes one set of buffers and passes it to every iteration's E-step."""
+    X = simulated(rng)
+    seen = []
+    original = hmmcore.em.posteriors
+
+    def recording(*args, buffers=None, **kwargs):
+        seen.append(buffers)
+        return original(*args, buffers=buffers, **kwargs)
+
+    monkeypatch.setattr(hmmcore.em, "posteriors", recording)
+    result = hmmcore.fit_em(X, hmmcore.initial_params(X, 3, rng), n_iter=5, tol=-np.inf)
+    assert len(seen) == result.n_iter == 5
+    assert seen[0] is not None and all(buffers is seen[0] for buffers in seen)
+    assert seen[0].gamma.shape == (len(X), 3) and seen[0].log_b.shape == (len(X), 3)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda b: b._replace(log_b=None), "needs an array for the log-densities"),
+    (lambda b: b._replace(gamma=np.empty((10, 3))), r"`buffers.gamma` must be a float64 array of shape \(300, 3\)"),
+    (lambda b: b._replace(scale=np.empty(300, dtype=np.float32)), r"`buffers.scale` must be a float64 array"),
+])
+def test_bad_buffers_are_named(rng, change, match):
+    X = simulated(rng)
+    params = hmmcore.initial_params(X, 3, rng)
+    with pytest.raises(ValueError, match=match):
+        hmmcore.posteriors(X, params, buffers=change(hmmcore.EStepBuffers.empty(300, 3, log_b=True)))
+
+
 def test_parallel_restarts_equal_separate_runs_bit_for_bit(rng):
     X = simulated(rng, n_steps=400)
     starts = [hmmcore.initial_params(X, 3, rng) for _ in range(5)]
