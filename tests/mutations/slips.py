@@ -45,8 +45,8 @@ SLIPS = [
         "log c_t without the step's shift m_t",
         "inference",
         "_forward",
-        "log_scale = np.log(scale) + shift",
-        "log_scale = np.log(scale)",
+        "log_scale += shift",
+        "log_scale += 0.0",
     ),
     Slip(
         "gamma-is-filtered",
