@@ -82,19 +82,19 @@ class EStepBuffers(NamedTuple):
     """The arrays the E-step writes, one row per time step. :func:`hmmcore.fit_em` makes them
     once and passes them to every iteration's :func:`hmmcore.posteriors`, so that an iteration
     allocates no array as long as the data: freeing and allocating such arrays each time made
-    the C library return memory to the system and fault it back in, which cost more than the
-    recursions themselves."""
+    the C library return memory to the system and fault it back in, in some processes up to
+    0.9 ms an iteration, more than the forward and backward recursions together."""
 
     shift: np.ndarray
-    """(T,) m_t, each step's largest log-density."""
+    """(T,) :math:`m_t`, each step's largest log-density."""
     density: np.ndarray
-    """(T, K) the densities relative to e^{m_t}."""
+    """(T, K) the densities relative to :math:`e^{m_t}`."""
     alpha_hat: np.ndarray
     """(T, K) the filtered probabilities."""
     scale: np.ndarray
-    """(T,) c_t e^{-m_t}."""
+    """(T,) :math:`c_t e^{-m_t}`."""
     log_scale: np.ndarray
-    """(T,) log c_t."""
+    r"""(T,) :math:`\log c_t`."""
     beta_hat: np.ndarray
     """(T, K) the scaled backward variables."""
     gamma: np.ndarray
