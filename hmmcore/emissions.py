@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .missing import MissingPatterns, missing_patterns
-from .validation import check_covars, check_data, check_means, check_patterns
+from .validation import check_covars, check_data, check_means, check_output_array, check_patterns
 
 
 class NotPositiveDefiniteError(ValueError):
@@ -253,8 +253,8 @@ def gaussian_log_density(X, means, covars, *, cholesky=None, patterns=None, out=
         cholesky = cholesky_factors(covars)
     if out is None:
         out = np.empty((X.shape[0], means.shape[0]))
-    elif validate and out.shape != (X.shape[0], means.shape[0]):
-        raise ValueError(f"`out` must have shape {(X.shape[0], means.shape[0])} (T, K); got shape {out.shape}.")
+    elif validate:
+        check_output_array(out, (X.shape[0], means.shape[0]), "out")
     _log_density_loop(X, means, cholesky, out)
     if patterns is not None:
         # rows with gaps: the loop above left NaN there; the marginal density replaces it

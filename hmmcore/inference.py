@@ -132,12 +132,10 @@ def _shift_log_densities(log_b, shift, relative):
             relative[t, j] = log_b[t, j] - largest
 
 
-def relative_densities(log_b, shift=None, density=None):
-    """``(m, exp(log_b - m))``: each step's largest log-density m_t, and every density relative
-    to it (at most 1, so nothing overflows), the exponentials computed by numpy at once; written
-    into ``shift`` and ``density`` if given."""
-    shift = np.empty(log_b.shape[0]) if shift is None else shift
-    density = np.empty(log_b.shape) if density is None else density
+def relative_densities(log_b, shift, density):
+    """``(m, exp(log_b - m))`` written into ``shift`` and ``density``: each step's largest
+    log-density m_t, and every density relative to it (at most 1, so nothing overflows), the
+    exponentials computed by numpy at once."""
     _shift_log_densities(log_b, shift, density)
     with np.errstate(under="ignore"):  # a density far below the step's largest is 0 relative to it
         np.exp(density, out=density)

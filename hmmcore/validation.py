@@ -339,6 +339,15 @@ def check_occupancies(occupancies, gamma: np.ndarray) -> np.ndarray:
     return occupancies
 
 
+def check_output_array(array, shape: tuple, name: str) -> None:
+    """An array that results are written into: float64, of exactly ``shape``."""
+    if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float64:
+        raise ValueError(
+            f"`{name}` must be a float64 array of shape {shape}; got "
+            f"{getattr(array, 'dtype', type(array).__name__)} of shape {getattr(array, 'shape', '?')}."
+        )
+
+
 def check_buffers(buffers, X: np.ndarray, params: HMMParams) -> None:
     """E-step buffers for ``X`` under ``params``: every array of T rows (K columns for a matrix),
     with one for the log-densities."""
@@ -347,11 +356,7 @@ def check_buffers(buffers, X: np.ndarray, params: HMMParams) -> None:
         raise ValueError("`buffers` needs an array for the log-densities: EStepBuffers.empty(T, K, log_b=True).")
     for name, array in zip(buffers._fields, buffers):
         shape = (n_steps,) if name in ("shift", "scale", "log_scale") else (n_steps, n_states)
-        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float64:
-            raise ValueError(
-                f"`buffers.{name}` must be a float64 array of shape {shape} (T = {n_steps} observations, "
-                f"K = {n_states} states); got {getattr(array, 'shape', type(array).__name__)}."
-            )
+        check_output_array(array, shape, f"buffers.{name}")
 
 
 def check_moments(moments, X: np.ndarray, n_components: int) -> None:

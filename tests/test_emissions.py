@@ -37,3 +37,16 @@ def test_far_outlier_is_finite():
     log_b = hmmcore.gaussian_log_density(np.array([[100.0]]), np.zeros((2, 1)), np.array([[[1e-4]], [[4e-4]]]))
     assert np.all(np.isfinite(log_b))
     np.testing.assert_allclose(log_b[0, 0], -0.5 * (np.log(2 * np.pi * 1e-4) + 1e8), rtol=1e-14)
+
+
+def test_the_density_written_into_a_given_array(rng):
+    """``out=`` receives exactly the numbers a new array would, and is what is returned; an
+    array of the wrong shape or type is named."""
+    _, _, means, covars = random_hmm(rng, 3, 2)
+    X = rng.normal(size=(40, 2))
+    out = np.full((40, 3), np.nan)
+    assert hmmcore.gaussian_log_density(X, means, covars, out=out) is out
+    np.testing.assert_array_equal(out, hmmcore.gaussian_log_density(X, means, covars))
+    for bad in (np.empty((39, 3)), np.empty((40, 3), dtype=np.float32)):
+        with pytest.raises(ValueError, match=r"`out` must be a float64 array of shape \(40, 3\)"):
+            hmmcore.gaussian_log_density(X, means, covars, out=bad)
