@@ -95,8 +95,8 @@ def _log_density_loop(X, means, factors, out):
     squared = np.empty(DENSITY_BLOCK)
     for start in range(0, n_steps, DENSITY_BLOCK):
         size = min(DENSITY_BLOCK, n_steps - start)
-        for s in range(size):
-            for d in range(n_features):
+        for d in range(n_features):
+            for s in range(size):
                 columns[d, s] = X[start + s, d]
         for k in range(n_states):
             log_det_half = 0.0

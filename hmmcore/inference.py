@@ -98,7 +98,8 @@ class EStepBuffers(NamedTuple):
     beta_hat: np.ndarray
     """(T, K) the scaled backward variables."""
     gamma: np.ndarray
-    """(T, K) the smoothed probabilities."""
+    """(T, K) the smoothed probabilities, stored by column (Fortran order): the M-step's sums over
+    t read each state's column contiguously."""
     log_b: np.ndarray | None = None
     """(T, K) the emission log-densities (:func:`hmmcore.posteriors` computes them here), or None."""
 
@@ -107,8 +108,9 @@ class EStepBuffers(NamedTuple):
         """Uninitialised buffers for T = ``n_steps`` and K = ``n_states`` (``log_b``: also one for
         the log-densities)."""
         matrix = lambda: np.empty((n_steps, n_states))  # noqa: E731
+        gamma = np.empty((n_steps, n_states), order="F")
         return cls(np.empty(n_steps), matrix(), matrix(), np.empty(n_steps), np.empty(n_steps), matrix(),
-                   matrix(), matrix() if log_b else None)
+                   gamma, matrix() if log_b else None)
 
     def rows(self, start: int, end: int) -> "EStepBuffers":
         """The buffers of time steps ``start`` to ``end - 1`` (views: one sequence's part)."""

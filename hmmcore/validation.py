@@ -13,6 +13,7 @@ and empty arrays ("Found array with 0 sample(s) ...", "0 feature(s) ...").
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import sys
 
@@ -250,7 +251,7 @@ def check_lengths(lengths, n_samples: int) -> list[int]:
 
 def sequence_bounds(lengths: list[int]) -> list[tuple[int, int]]:
     """(start, end) of each sequence in the concatenated observations, from checked ``lengths``."""
-    ends = np.cumsum(lengths)
+    ends = itertools.accumulate(lengths)
     return [(int(end - length), int(end)) for length, end in zip(lengths, ends)]
 
 

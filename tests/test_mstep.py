@@ -48,6 +48,25 @@ def test_update_means_and_covars_are_eqs_35_and_41(rng):
         assert np.all(np.linalg.eigvalsh(covars[k]) > 0)
 
 
+@pytest.mark.parametrize("n_steps", range(1, 10))
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sums_over_t_count_every_step_in_either_layout(rng, n_steps, order):
+    """The sums of four partial sums (and the steps left over, T mod 4 of them) against
+    math.fsum, the correctly rounded sum, for every remainder and either memory layout."""
+    import math
+
+    X = np.asarray(rng.normal(size=(n_steps, 2)), order=order)
+    gamma = np.asarray(rng.dirichlet(np.ones(3), size=n_steps), order=order)
+    occupancies = hmmcore.occupancy(gamma)
+    means = hmmcore.update_means(X, gamma)
+    for k in range(3):
+        occupancy = math.fsum(gamma[:, k])
+        assert occupancies[k] == pytest.approx(occupancy, rel=1e-14)
+        for d in range(2):
+            mean = math.fsum(gamma[:, k] * X[:, d]) / occupancy
+            assert means[k, d] == pytest.approx(mean, rel=1e-13, abs=1e-15)
+
+
 def emission_q(X, gamma, means, covars):
     """Term (III) of Eq. (12): sum_t sum_k gamma_t(k) log b_k(x_t)."""
     return float((gamma * hmmcore.gaussian_log_density(X, means, covars)).sum())
