@@ -384,13 +384,13 @@ def main() -> None:
             *per_iteration(params, args.repeats),
             "",
             "**Restarts**: 10 random initialisations (`fit_em_restarts`, one thread per core) "
-            f"against one hmmlearn fit ({max(3, args.repeats // 2)} rounds timing both; the medians, and the "
+            f"against one hmmlearn fit ({args.repeats} rounds timing both; the medians, and the "
             "median of the rounds' ratios)",
             "",
             "| setting | hmmlearn iterations | hmmlearn seconds | hmmcore iterations (10 restarts) "
             "| hmmcore seconds | ratio |",
             "|---|---|---|---|---|---|",
-            *restarts(max(3, args.repeats // 2)),
+            *restarts(args.repeats),
             "",
             "**Start-up** (fresh processes: `import hmmcore`; then `fit_em` for 10 iterations on "
             "500 steps and `viterbi`; then the same fit and decode with `GaussianHMM`)",
