@@ -306,7 +306,8 @@ def fit_em(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),
         X, lengths, params, options, patterns = check_em_inputs(X, lengths, params, options, patterns=patterns)
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
-    X = np.asfortranarray(X)  # by column, as the M-step's sums over t read it
+    if patterns is None:  # by column, as the M-step's sums over t read it (gaps: read by row)
+        X = np.asfortranarray(X)
     monitor = ConvergenceMonitor(tol, n_iter, False) if monitor is None else monitor
     monitor._reset()
     history, collapse, jittered = [], None, []
