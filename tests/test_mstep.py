@@ -1,6 +1,8 @@
 """The M-step functions against the equations written as explicit loops, against the
 Q-function they maximise, and on the edge cases (empty states, symmetry, regularisation)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -53,8 +55,6 @@ def test_update_means_and_covars_are_eqs_35_and_41(rng):
 def test_sums_over_t_count_every_step_in_either_layout(rng, n_steps, order):
     """The sums of four partial sums (and the steps left over, T mod 4 of them) against
     math.fsum, the correctly rounded sum, for every remainder and either memory layout."""
-    import math
-
     X = np.asarray(rng.normal(size=(n_steps, 2)), order=order)
     gamma = np.asarray(rng.dirichlet(np.ones(3), size=n_steps), order=order)
     occupancies = hmmcore.occupancy(gamma)
