@@ -137,23 +137,15 @@ def with_gaps(params, repeats: int) -> list[str]:
         gaps[rng.random(len(gaps) if whole_days else gaps.shape) < share] = np.nan
         scenarios[label] = gaps
     n_iter = 10
-
-    def per_iteration_ms(X):
-        start = time.perf_counter()
-        hmmcore.fit_em(X, params, n_iter=n_iter, tol=-np.inf)
-        return (time.perf_counter() - start) / n_iter * 1e3
-
-    for X in scenarios.values():
-        per_iteration_ms(X)  # compile and warm up
-    times = {label: [] for label in scenarios}
-    for _ in range(repeats):
-        for label, X in scenarios.items():
-            times[label].append(per_iteration_ms(X))
+    rounds = interleaved_rounds({
+        label: lambda X=X: hmmcore.fit_em(X, params, n_iter=n_iter, tol=-np.inf) for label, X in scenarios.items()
+    }, repeats)
     rows = []
     for label, X in scenarios.items():
         incomplete = np.isnan(X).any(axis=1).mean()
-        ratio = statistics.median(np.array(times[label]) / np.array(times["complete"]))
-        rows.append(f"| {label} | {100 * incomplete:.0f} | {statistics.median(times[label]):.2f} | {ratio:.2f} |")
+        ms = statistics.median(r[label] for r in rounds) / n_iter * 1e3
+        ratio = statistics.median(r[label] / r["complete"] for r in rounds)
+        rows.append(f"| {label} | {100 * incomplete:.0f} | {ms:.2f} | {ratio:.2f} |")
     return rows
 
 

@@ -369,7 +369,7 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     empty = denominator[:, 0] < EMPTY_STATE_OCCUPANCY
     with np.errstate(divide="ignore", invalid="ignore"):
         updated = (means_weight * np.asarray(means_prior, dtype=np.float64) + first) / denominator
-    return _keep_previous(np.broadcast_to(updated, (n_states, n_features)).copy(), previous, empty, "mean")
+    return _keep_previous(updated, previous, empty, "mean")
 
 
 def _covars_full(occupancies, numerator, covars_prior, covars_weight):
