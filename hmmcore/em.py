@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from .emissions import NotPositiveDefiniteError, cholesky_factors, conditional_moments
 from .evaluation import posteriors
@@ -193,24 +194,31 @@ def m_step(X, stats: Posteriors, params: HMMParams, lengths=None, options: EMOpt
         cholesky = cholesky_factors(covars)
     except NotPositiveDefiniteError as error:
         raise DegenerateStateError(error.state) from None
-    collapsed = _below_resolution(cholesky, means, covars, X.shape[0])
-    if collapsed is not None:
+    collapsed = _first_below_resolution(cholesky, means, covars, X.shape[0])
+    if collapsed >= 0:
         raise DegenerateStateError(collapsed)
     return MStep(HMMParams(startprob, transmat, means, covars), cholesky)
 
 
-def _below_resolution(cholesky, means, covars, n_steps: int) -> int | None:
-    r"""The first state whose covariance is singular up to rounding, or None.
+@njit(cache=True)
+def _first_below_resolution(cholesky, means, covars, n_steps: int) -> int:
+    r"""The first state whose covariance is singular up to rounding, or -1.
 
     A state that collapses onto points with equal values of feature d has a conditional
     standard deviation :math:`L_{k,dd}` of zero; computed, it is the rounding error of its mean,
     :math:`\hat\mu_{kd}` summed over T steps, up to :math:`T\,\epsilon\,|\mu_{kd}|`. So
     :math:`L_{k,dd} \le T\,\epsilon\,\sqrt{\mu_{kd}^2 + \Sigma_{k,dd}}` (the feature's root mean
     square in the state) counts as zero: the Cholesky factorisation alone passes such a state
-    whenever the rounding leaves its variance positive (a series constant at 0.1, say)."""
-    resolution = n_steps * np.finfo(np.float64).eps * np.sqrt(means**2 + np.diagonal(covars, axis1=1, axis2=2))
-    collapsed = np.flatnonzero(np.any(np.diagonal(cholesky, axis1=1, axis2=2) <= resolution, axis=1))
-    return int(collapsed[0]) if collapsed.size else None
+    whenever the rounding leaves its variance positive (a series constant at 0.1, say).
+    Compiled, and holding the GIL (it takes a microsecond): a check of K D numbers is not worth
+    the Python calls it would take on arrays."""
+    n_states, n_features = means.shape
+    rounding = n_steps * np.finfo(np.float64).eps
+    for k in range(n_states):
+        for d in range(n_features):
+            if cholesky[k, d, d] <= rounding * np.sqrt(means[k, d] ** 2 + covars[k, d, d]):
+                return k
+    return -1
 
 
 def em_step(X, params: HMMParams, lengths=None, options: EMOptions = EMOptions(),

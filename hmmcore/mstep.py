@@ -57,7 +57,7 @@ DIAGONAL_DENOMINATOR_FLOOR = 1e-5
 
 def _keep_previous(updated, previous, empty, what: str):
     """Replace the rows of ``updated`` that belong to empty states by ``previous``."""
-    if not np.any(empty):
+    if not empty.any():
         return updated
     if previous is None:
         states = np.flatnonzero(empty).tolist()
@@ -106,8 +106,8 @@ def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *,
     >>> update_startprob([[0.2, 0.8], [0.6, 0.4], [1.0, 0.0]], lengths=[2, 1])
     array([0.6, 0.4])
     """
-    gamma = as_float_array(gamma, "gamma")
     if validate:
+        gamma = as_float_array(gamma, "gamma")
         gamma = check_posteriors(gamma, len(gamma))
         lengths = check_lengths(lengths, gamma.shape[0])
     elif lengths is None:
@@ -149,7 +149,8 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
     array([[0.75, 0.25],
            [0.5 , 0.5 ]])
     """
-    xi_sum = as_float_array(xi_sum, "xi_sum")
+    if validate:
+        xi_sum = as_float_array(xi_sum, "xi_sum")
     if validate and (xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]):
         raise ValueError(f"`xi_sum` must be a K x K matrix; got shape {xi_sum.shape}.")
     counts = _dirichlet_map(xi_sum, transmat_prior, previous)
@@ -386,7 +387,7 @@ def _covars_tied(occupancies, numerator, covars_prior, covars_weight):
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (covars_prior + numerator.sum(axis=0)) / denominator
     empty = np.full(len(occupancies), float(np.max(denominator)) < EMPTY_STATE_OCCUPANCY)
-    return np.broadcast_to(pooled, numerator.shape), empty
+    return np.repeat(pooled[None], len(occupancies), axis=0), empty
 
 
 def _variances(occupancies, numerator, covars_prior, covars_weight):
@@ -506,15 +507,18 @@ def update_covars(
         _scatter_loop(X, gamma, means, scatter)
     else:
         scatter = _expected_scatter(moments, gamma, means)
-    offset = means - means_prior
-    numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
-        offset[:, :, None] * offset[:, None, :]
-    )
+    numerator = scatter
+    if np.any(means_weight):  # the prior's term, means_weight (mu_k - m_k)(mu_k - m_k)^T
+        offset = means - means_prior
+        numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
+            offset[:, :, None] * offset[:, None, :]
+        )
     update = COVARIANCE_UPDATES[covariance_type]
     occupancies = occupancy(gamma) if occupancies is None else occupancies
     updated, empty = update(occupancies, numerator, covars_prior, covars_weight)
-    updated = updated + reg_covar * np.eye(n_features)
-    return _keep_previous(updated, previous, np.broadcast_to(empty, (n_states,)), "covariance")
+    if reg_covar:
+        updated = updated + reg_covar * np.eye(n_features)
+    return _keep_previous(updated, previous, empty, "covariance")
 
 
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:
