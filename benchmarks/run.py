@@ -67,13 +67,6 @@ def interleaved_rounds(functions: dict, repeats: int) -> list[dict]:
     return rounds
 
 
-def interleaved(ours, theirs, repeats: int) -> tuple[float, float, float]:
-    """Median wall times of ``ours`` and ``theirs``, and the median of their rounds' ratios."""
-    rounds = interleaved_rounds({"ours": ours, "theirs": theirs}, repeats)
-    return (statistics.median(r["ours"] for r in rounds), statistics.median(r["theirs"] for r in rounds),
-            statistics.median(r["ours"] / r["theirs"] for r in rounds))
-
-
 def hmmlearn_model(params: hmmcore.HMMParams, n_iter: int, tol: float = -np.inf) -> hmm.GaussianHMM:
     """hmmlearn at the given parameters, priors neutral (plain maximum likelihood); by default it
     never stops early. (Its convergence monitor is built in the constructor: pass ``tol`` here.)"""
@@ -151,61 +144,68 @@ def with_gaps(params, repeats: int) -> list[str]:
 
 
 def restarts(repeats: int) -> list[str]:
-    """Ten restarts (fit_em_restarts: a thread per core) against one hmmlearn fit from the
-    first of them. Forced: exactly 100 iterations each. Converging: the source system's
-    tol = 1e-4, at most 100 iterations. Also with one thread."""
+    """Ten restarts (fit_em_restarts: a thread per core, and one thread) against one hmmlearn
+    fit from the first of them, timed in the same rounds. Forced: exactly 100 iterations each;
+    its rounds also time compiled work alone on one and on two threads. Converging: the
+    source system's tol = 1e-4, at most 100 iterations."""
     rng = np.random.default_rng(0)
     starts = [hmmcore.initial_params(X_DATA, N_STATES, rng) for _ in range(10)]
-    rows, seconds = [], {}
-    for label, tol, n_threads in (
-        ("forced: 100 iterations each", -np.inf, None),
-        ("converging: tol = 1e-4, at most 100", 1e-4, None),
-        ("forced, one thread", -np.inf, 1),
-        ("converging, one thread", 1e-4, 1),
-    ):
+    rows, speedups = {}, {}
+    for setting, tol in (("forced", -np.inf), ("converging", 1e-4)):
         counts = {}
 
-        def ours():
+        def ours(key, n_threads, tol=tol):
             results = hmmcore.fit_em_restarts(X_DATA, starts, n_iter=100, tol=tol, n_threads=n_threads)
-            counts["ours"] = sum(result.n_iter for result in results)
+            counts[key] = sum(result.n_iter for result in results)
 
-        def theirs():
+        def theirs(tol=tol):
             counts["theirs"] = len(fit_hmmlearn(starts[0], 100, tol).monitor_.history)
 
-        ours_s, theirs_s, ratio = interleaved(ours, theirs, repeats)
-        seconds[label] = ours_s
-        rows.append(
-            f"| {label} | {counts['theirs']} | {theirs_s:.2f} | {counts['ours']} | {ours_s:.2f} "
-            f"| {ratio:.2f} |"
-        )
-    restarts_speedup = seconds["forced, one thread"] / seconds["forced: 100 iterations each"]
+        functions = {"theirs": theirs, "ours": lambda: ours("ours", None),
+                     "ours, one thread": lambda: ours("ours, one thread", 1)}
+        if setting == "forced":
+            functions.update(compiled_work())
+        rounds = interleaved_rounds(functions, repeats)
+        for key in ("ours", "ours, one thread"):
+            seconds = [statistics.median(r[name] for r in rounds) for name in (key, "theirs")]
+            ratio = statistics.median(r[key] / r["theirs"] for r in rounds)
+            rows[setting, key] = (f"| {counts['theirs']} | {seconds[1]:.2f} | {counts[key]} | {seconds[0]:.2f} "
+                                  f"| {ratio:.2f} |")
+        if setting == "forced":
+            for what, (one, two) in (("restarts", ("ours, one thread", "ours")),
+                                     ("compiled", ("compiled, one thread", "compiled, two threads"))):
+                speedups[what] = statistics.median(r[one] / r[two] for r in rounds)
+    labels = {("forced", "ours"): "forced: 100 iterations each",
+              ("converging", "ours"): "converging: tol = 1e-4, at most 100",
+              ("forced", "ours, one thread"): "forced, one thread",
+              ("converging", "ours, one thread"): "converging, one thread"}
     return [
-        *rows,
+        *(f"| {label} {rows[key]}" for key, label in labels.items()),
         "",
-        f"Two threads against one, in this run: the forced restarts ran {restarts_speedup:.2f}x as fast; "
-        f"compiled work alone (Viterbi, no Python between its calls), timed right after, "
-        f"{two_thread_speedup(repeats):.2f}x: what the second core gave then.",
+        f"Two threads against one, in the forced rounds: the restarts ran {speedups['restarts']:.2f}x as "
+        f"fast; compiled work alone (E-steps, no Python between their loops) {speedups['compiled']:.2f}x.",
     ]
 
 
-def two_thread_speedup(repeats: int) -> float:
-    """How much faster two threads do two equal shares of compiled work than one thread does
-    both (median of interleaved rounds): Viterbi on 100,000 steps, four times a share, a call
-    that releases the GIL and spends no time in Python."""
+def compiled_work() -> dict:
+    """Compiled work on one thread and on two: two shares, each four E-steps
+    (``hmmcore.e_step``) on 100,000 steps into buffers of its own, which release the GIL,
+    spend almost no time in Python and allocate nothing large (the page faults of fresh
+    arrays are one more thing that two threads of a process wait for each other on)."""
     startprob, transmat, means, covars = hmmcore.simulated_regime_params()
     X = hmmcore.simulate_regimes(100_000, np.random.default_rng(5)).X
     log_b = hmmcore.gaussian_log_density(X, means, covars)
+    buffers = [hmmcore.EStepBuffers.empty(*log_b.shape) for _ in range(2)]
 
-    def share(_=None):
+    def share(which=0):
         for _ in range(4):
-            hmmcore.viterbi(startprob, transmat, log_b, validate=False)
+            hmmcore.e_step(startprob, transmat, log_b, buffers=buffers[which], validate=False)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        rounds = interleaved_rounds({
-            "one": lambda: (share(), share()),
-            "two": lambda: list(pool.map(share, range(2))),
-        }, repeats)
-    return statistics.median(r["one"] / r["two"] for r in rounds)
+    def two_threads():
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(share, range(2)))
+
+    return {"compiled, one thread": lambda: (share(), share()), "compiled, two threads": two_threads}
 
 
 def in_fresh_process(code: str, cache_dir: str) -> dict:
