@@ -182,8 +182,8 @@ def restarts(repeats: int) -> list[str]:
     return [
         *(f"| {label} {rows[key]}" for key, label in labels.items()),
         "",
-        f"Two threads against one, in the forced rounds: the restarts ran {speedups['restarts']:.2f}x as "
-        f"fast; compiled work alone (E-steps, no Python between their loops) {speedups['compiled']:.2f}x.",
+        (f"Two threads against one, in the forced rounds: the restarts ran {speedups['restarts']:.2f}x as "
+         f"fast; compiled work alone (E-steps, no Python between their loops) {speedups['compiled']:.2f}x."),
     ]
 
 
