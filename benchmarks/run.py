@@ -150,8 +150,9 @@ def restarts(repeats: int) -> list[str]:
     source system's tol = 1e-4, at most 100 iterations."""
     rng = np.random.default_rng(0)
     starts = [hmmcore.initial_params(X_DATA, N_STATES, rng) for _ in range(10)]
-    rows, speedups = {}, {}
-    for setting, tol in (("forced", -np.inf), ("converging", 1e-4)):
+    rows, speedups = [], {}
+    for setting, label, tol in (("forced", "forced: 100 iterations each", -np.inf),
+                                ("converging", "converging: tol = 1e-4, at most 100", 1e-4)):
         counts = {}
 
         def ours(key, n_threads, tol=tol):
@@ -166,21 +167,17 @@ def restarts(repeats: int) -> list[str]:
         if setting == "forced":
             functions.update(compiled_work())
         rounds = interleaved_rounds(functions, repeats)
-        for key in ("ours", "ours, one thread"):
-            seconds = [statistics.median(r[name] for r in rounds) for name in (key, "theirs")]
+        for key, row_label in (("ours", label), ("ours, one thread", f"{setting}, one thread")):
+            ours_s, theirs_s = (statistics.median(r[name] for r in rounds) for name in (key, "theirs"))
             ratio = statistics.median(r[key] / r["theirs"] for r in rounds)
-            rows[setting, key] = (f"| {counts['theirs']} | {seconds[1]:.2f} | {counts[key]} | {seconds[0]:.2f} "
-                                  f"| {ratio:.2f} |")
+            rows.append(f"| {row_label} | {counts['theirs']} | {theirs_s:.2f} | {counts[key]} | {ours_s:.2f} "
+                        f"| {ratio:.2f} |")
         if setting == "forced":
             for what, (one, two) in (("restarts", ("ours, one thread", "ours")),
                                      ("compiled", ("compiled, one thread", "compiled, two threads"))):
                 speedups[what] = statistics.median(r[one] / r[two] for r in rounds)
-    labels = {("forced", "ours"): "forced: 100 iterations each",
-              ("converging", "ours"): "converging: tol = 1e-4, at most 100",
-              ("forced", "ours, one thread"): "forced, one thread",
-              ("converging", "ours, one thread"): "converging, one thread"}
     return [
-        *(f"| {label} {rows[key]}" for key, label in labels.items()),
+        *rows,
         "",
         (f"Two threads against one, in the forced rounds: the restarts ran {speedups['restarts']:.2f}x as "
          f"fast; compiled work alone (E-steps, no Python between their loops) {speedups['compiled']:.2f}x."),

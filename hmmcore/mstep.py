@@ -151,8 +151,8 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
     """
     if validate:
         xi_sum = as_float_array(xi_sum, "xi_sum")
-    if validate and (xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]):
-        raise ValueError(f"`xi_sum` must be a K x K matrix; got shape {xi_sum.shape}.")
+        if xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]:
+            raise ValueError(f"`xi_sum` must be a K x K matrix; got shape {xi_sum.shape}.")
     counts = _dirichlet_map(xi_sum, transmat_prior, previous)
     row_totals = counts.sum(axis=1)
     empty = row_totals < EMPTY_STATE_OCCUPANCY
