@@ -24,6 +24,7 @@ from .validation import (
     check_covariance_type,
     check_level,
     check_n_iter,
+    check_options,
     check_params_of_type,
     check_positive_int,
     check_random_state,
@@ -119,7 +120,7 @@ def parametric_bootstrap(params, n_samples: int, n_boot: int, random_state=None,
     n_states = len(params.startprob)
     coordinates = coordinate_layout(n_states, params.means.shape[1], covariance_type, "fixed")
     names = natural_parameters(params, coordinates).names
-    options = EMOptions(covariance_type=covariance_type)
+    options = check_options(EMOptions(covariance_type=covariance_type), n_states, params.means.shape[1])
     replicates, log_likelihoods, n_collapsed = [], [], 0
     for _ in range(n_boot):
         X, _ = sample(params, n_samples, random_state, validate=False)

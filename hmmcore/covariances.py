@@ -36,6 +36,18 @@ def compact_shape(covariance_type: str, n_components: int, n_features: int) -> t
     }[covariance_type]
 
 
+def covars_prior_shape(covariance_type: str, n_components: int, n_features: int) -> tuple:
+    """The shape of the numerator that ``covars_prior`` is added to in the M-step (hmmlearn's
+    arithmetic): each state's matrix for "full", the pooled matrix for "tied", each state's
+    variances for "diag" and "spherical" (before "spherical" averages them)."""
+    return {
+        "spherical": (n_components, n_features),
+        "diag": (n_components, n_features),
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+    }[covariance_type]
+
+
 def full_from_compact(compact, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
     """(K, D, D) matrices from hmmlearn's storage of ``covariance_type``.
 

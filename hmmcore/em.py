@@ -55,7 +55,6 @@ from .validation import (
     check_n_iter,
     check_nonnegative,
     check_observed_weight,
-    check_options,
     check_params,
     check_positive_int,
     check_tol,
@@ -388,9 +387,12 @@ def fit_em_restarts(X, starts, lengths=None, options: EMOptions = EMOptions(), *
     """
     if validate:
         # the data (and their missing values) checked once, then each start against them
-        X, lengths, _, _, patterns = check_em_inputs(X, lengths, starts[0], options, "starts[0]", patterns)
+        X, lengths, _, options, patterns = check_em_inputs(X, lengths, starts[0], options, "starts[0]", patterns)
         starts = [check_params(start, X.shape[1], f"starts[{r}]") for r, start in enumerate(starts)]
-        options = [check_options(options, len(start.startprob)) for start in starts][0]
+        for r, start in enumerate(starts):
+            if len(start.startprob) != len(starts[0].startprob):
+                raise ValueError(f"`starts[{r}]` has {len(start.startprob)} states and `starts[0]` "
+                                 f"{len(starts[0].startprob)}: restarts are starts of one model.")
         n_iter, tol = check_n_iter(n_iter), check_tol(tol)
         check_nonnegative(singular_jitter, "singular_jitter")
         if n_threads is not None:

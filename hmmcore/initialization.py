@@ -29,6 +29,7 @@ from .validation import (
     check_initial_covars,
     check_n_components,
     check_nonnegative,
+    check_options,
     check_random_state,
     check_varying_features,
 )
@@ -56,7 +57,7 @@ def gaussian_moments(X, patterns):
     variances = check_varying_features(X)
     params = HMMParams(np.ones(1), np.ones((1, 1)), np.nanmean(X, axis=0)[None], np.diag(variances)[None])
     scale = np.sqrt(variances)
-    options = EMOptions(update="mc")
+    options = check_options(EMOptions(update="mc"), 1, X.shape[1])
     for _ in range(MOMENTS_MAX_ITER):
         new = em_step(X, params, None, options, patterns=patterns, validate=False).params
         moved = max(np.max(np.abs(new.means - params.means) / scale),

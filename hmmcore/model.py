@@ -322,7 +322,7 @@ class GaussianHMM:
     def _init(self, X, lengths=None):
         """Draw one starting point into the attributes (hmmlearn's ``_init``; ``lengths`` unused)."""
         X, _, patterns = check_data(X, fitting=True)
-        check_hyperparameters(self.get_params())
+        check_hyperparameters(self.get_params(), X.shape[1])
         self._set(self._starts(X, 1, patterns)[0])
 
     # -- fitting -----------------------------------------------------------------------------
@@ -348,7 +348,7 @@ class GaussianHMM:
             For bad data or hyper-parameters (naming them), or if every restart collapsed.
         """
         X, lengths, patterns = check_data(X, lengths, fitting=True)
-        priors = check_hyperparameters(self.get_params())
+        priors = check_hyperparameters(self.get_params(), X.shape[1])
         starts = self._starts(X, self.n_init, patterns)
         monitors = [copy.deepcopy(self.monitor_) for _ in starts]
         for restart, monitor in enumerate(monitors):

@@ -35,8 +35,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .params import Priors
 from .validation import (
     as_float_array,
+    check_broadcast,
     check_covariance_type,
     check_lengths,
     check_means,
@@ -45,7 +47,7 @@ from .validation import (
     check_observations,
     check_occupancies,
     check_posteriors,
-    sequence_bounds,
+    check_priors,
 )
 
 #: Denominator below which a state counts as empty (see the module docstring).
@@ -55,29 +57,42 @@ EMPTY_STATE_OCCUPANCY = 1e-10
 DIAGONAL_DENOMINATOR_FLOOR = 1e-5
 
 
-def _keep_previous(updated, previous, empty, what: str):
-    """Replace the rows of ``updated`` that belong to empty states by ``previous``."""
-    if not empty.any():
-        return updated
-    if previous is None:
+def _check_no_empty_state(empty, what: str) -> None:
+    """Without ``previous``, an empty state's update is 0/0: an error naming the states."""
+    if empty.any():
         states = np.flatnonzero(empty).tolist()
         count = "expected departures" if what == "transition row" else "expected occupancy"
         raise ValueError(
             f"state(s) {states} (0-based indices) have zero {count}, so the update of the "
             f"{what} is 0/0; pass `previous` (the current {what}) to keep them."
         )
-    previous = np.broadcast_to(np.asarray(previous, dtype=np.float64), updated.shape)
-    mask = empty.reshape(empty.shape + (1,) * (updated.ndim - 1))
-    return np.where(mask, previous, updated)
 
 
-def _dirichlet_map(counts, prior, previous):
-    """``max(prior - 1 + counts, 0)``, kept at 0 where ``previous`` is 0 (a forbidden start
-    or transition stays forbidden, as in hmmlearn)."""
-    updated = np.maximum(prior - 1.0 + counts, 0.0)
-    if previous is not None:
-        updated = np.where(np.asarray(previous) == 0, 0.0, updated)
-    return updated
+@njit(cache=True, nogil=True)
+def _dirichlet_count(prior, count, previous):
+    """``max(prior - 1 + count, 0)``, and 0 where the previous probability is 0 (a forbidden
+    start or transition stays forbidden, as in hmmlearn)."""
+    if previous == 0.0:
+        return 0.0
+    return max(prior - 1.0 + count, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _startprob_loop(gamma, lengths, prior, previous, out):
+    r""":eq:`seed-28` with the Dirichlet prior: each state's count is its gamma at the first step
+    of every sequence; returns the counts' total (``out`` holds pi if it is > 0)."""
+    total = 0.0
+    for k in range(gamma.shape[1]):
+        count, start = 0.0, 0
+        for length in lengths:
+            count += gamma[start, k]
+            start += length
+        out[k] = _dirichlet_count(prior[k], count, 1.0 if previous is None else previous[k])
+        total += out[k]
+    if total > 0.0:
+        for k in range(gamma.shape[1]):
+            out[k] /= total
+    return total
 
 
 def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *, validate=True):
@@ -110,16 +125,16 @@ def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *,
         gamma = as_float_array(gamma, "gamma")
         gamma = check_posteriors(gamma, len(gamma))
         lengths = check_lengths(lengths, gamma.shape[0])
+        startprob_prior = check_broadcast(startprob_prior, "startprob_prior", gamma.shape[1:])
+        previous = None if previous is None else check_broadcast(previous, "previous", gamma.shape[1:])
     elif lengths is None:
         lengths = [gamma.shape[0]]
-    starts = [start for start, _ in sequence_bounds(lengths)]
-    counts = _dirichlet_map(gamma[starts].sum(axis=0), startprob_prior, previous)
-    total = counts.sum()
-    if not total > 0:
+    startprob = np.empty(gamma.shape[1])
+    if not _startprob_loop(gamma, np.asarray(lengths), startprob_prior, previous, startprob) > 0:
         raise ValueError(
             "`startprob_prior` leaves every start probability at 0; use concentrations >= 1."
         )
-    return counts / total
+    return startprob
 
 
 def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True):
@@ -153,12 +168,33 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
         xi_sum = as_float_array(xi_sum, "xi_sum")
         if xi_sum.ndim != 2 or xi_sum.shape[0] != xi_sum.shape[1]:
             raise ValueError(f"`xi_sum` must be a K x K matrix; got shape {xi_sum.shape}.")
-    counts = _dirichlet_map(xi_sum, transmat_prior, previous)
-    row_totals = counts.sum(axis=1)
-    empty = row_totals < EMPTY_STATE_OCCUPANCY
-    with np.errstate(divide="ignore", invalid="ignore"):
-        updated = counts / row_totals[:, None]
-    return _keep_previous(updated, previous, empty, "transition row")
+        transmat_prior = check_broadcast(transmat_prior, "transmat_prior", xi_sum.shape)
+        previous = None if previous is None else check_broadcast(previous, "previous", xi_sum.shape)
+    transmat, empty = _transmat_loop(xi_sum, transmat_prior, previous)
+    if previous is None:
+        _check_no_empty_state(empty, "transition row")
+    return transmat
+
+
+@njit(cache=True, nogil=True)
+def _transmat_loop(xi_sum, prior, previous):
+    r""":eq:`seed-27` with the Dirichlet prior: each row's counts over their total; a row with
+    no expected departures (``empty``) keeps ``previous``."""
+    n_states = xi_sum.shape[0]
+    transmat = np.empty((n_states, n_states))
+    empty = np.zeros(n_states, dtype=np.bool_)
+    for i in range(n_states):
+        total = 0.0
+        for j in range(n_states):
+            transmat[i, j] = _dirichlet_count(prior[i, j], xi_sum[i, j], 1.0 if previous is None else previous[i, j])
+            total += transmat[i, j]
+        empty[i] = total < EMPTY_STATE_OCCUPANCY
+        for j in range(n_states):
+            if not empty[i]:
+                transmat[i, j] /= total
+            elif previous is not None:
+                transmat[i, j] = previous[i, j]
+    return transmat, empty
 
 
 @njit(cache=True, nogil=True)
@@ -355,60 +391,139 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     """
     if validate:
         X, gamma = _checked_gamma(X, gamma)
+        n_states, n_features = gamma.shape[1], X.shape[1]
+        means_prior = check_broadcast(means_prior, "means_prior", (n_states, n_features))
+        means_weight = check_broadcast(means_weight, "means_weight", (n_states,))
         check_nonnegative(np.min(means_weight), "means_weight")
+        previous = None if previous is None else check_broadcast(previous, "previous", (n_states, n_features))
         check_moments(moments, X, gamma.shape[1])
         occupancies = check_occupancies(occupancies, gamma)
-    n_states, n_features = gamma.shape[1], X.shape[1]
     if moments is None:
-        first = np.empty((n_states, n_features))
+        first = np.empty((gamma.shape[1], X.shape[1]))
         _weighted_sums_loop(X, gamma, first)
     else:
         first = _expected_sums(moments, gamma)
-    denominator = means_weight + (occupancy(gamma) if occupancies is None else occupancies)
-    if np.ndim(denominator) == 1:
-        denominator = denominator[:, None]
-    empty = denominator[:, 0] < EMPTY_STATE_OCCUPANCY
-    with np.errstate(divide="ignore", invalid="ignore"):
-        updated = (means_weight * np.asarray(means_prior, dtype=np.float64) + first) / denominator
-    return _keep_previous(updated, previous, empty, "mean")
+    occupancies = occupancy(gamma) if occupancies is None else occupancies
+    means, empty = _means_loop(first, occupancies, means_prior, means_weight, previous)
+    if previous is None:
+        _check_no_empty_state(empty, "mean")
+    return means
 
 
-def _covars_full(occupancies, numerator, covars_prior, covars_weight):
-    """Each state's own matrix: (Psi + numerator_k) / (max(nu - D, 0) + N_k)."""
-    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1], 0.0) + occupancies
-    with np.errstate(divide="ignore", invalid="ignore"):
-        updated = (covars_prior + numerator) / np.reshape(denominator, (-1, 1, 1))
-    return updated, denominator < EMPTY_STATE_OCCUPANCY
+@njit(cache=True, nogil=True)
+def _means_loop(first, occupancies, means_prior, means_weight, previous):
+    r""":eq:`map-means-update` from the weighted sums ``first``: :math:`(\tau_k m_k + \sum_t
+    \gamma_t(k) x_t) / (\tau_k + N_k)`; a state with no occupancy (``empty``) keeps
+    ``previous``."""
+    n_states, n_features = first.shape
+    means = np.empty((n_states, n_features))
+    empty = np.zeros(n_states, dtype=np.bool_)
+    for k in range(n_states):
+        denominator = means_weight[k] + occupancies[k]
+        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
+        for d in range(n_features):
+            if not empty[k]:
+                means[k, d] = (means_weight[k] * means_prior[k, d] + first[k, d]) / denominator
+            elif previous is not None:
+                means[k, d] = previous[k, d]
+    return means, empty
 
 
-def _covars_tied(occupancies, numerator, covars_prior, covars_weight):
+@njit(cache=True, nogil=True)
+def _covars_full(occupancies, numerator, covars_prior, covars_weight, covars, empty):
+    """Each state's own matrix: (Psi_k + numerator_k) / (max(nu_k - D, 0) + N_k)."""
+    n_states, n_features, _ = numerator.shape
+    for k in range(n_states):
+        denominator = max(covars_weight[k] - n_features, 0.0) + occupancies[k]
+        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
+        if not empty[k]:
+            for d in range(n_features):
+                for e in range(n_features):
+                    covars[k, d, e] = (covars_prior[k, d, e] + numerator[k, d, e]) / denominator
+
+
+@njit(cache=True, nogil=True)
+def _covars_tied(occupancies, numerator, covars_prior, covars_weight, covars, empty):
     """One matrix for all states: the numerators and the occupancies pooled."""
-    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - numerator.shape[-1], 0.0) + occupancies.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (covars_prior + numerator.sum(axis=0)) / denominator
-    empty = np.full(len(occupancies), float(np.max(denominator)) < EMPTY_STATE_OCCUPANCY)
-    return np.repeat(pooled[None], len(occupancies), axis=0), empty
+    n_states, n_features, _ = numerator.shape
+    pooled_occupancy = 0.0
+    for k in range(n_states):
+        pooled_occupancy += occupancies[k]
+    denominator = max(covars_weight[0] - n_features, 0.0) + pooled_occupancy
+    empty[:] = denominator < EMPTY_STATE_OCCUPANCY
+    if not empty[0]:
+        for d in range(n_features):
+            for e in range(n_features):
+                pooled = 0.0
+                for k in range(n_states):
+                    pooled += numerator[k, d, e]
+                covars[:, d, e] = (covars_prior[d, e] + pooled) / denominator
 
 
-def _variances(occupancies, numerator, covars_prior, covars_weight):
+@njit(cache=True, nogil=True)
+def _variances(occupancies, numerator, covars_prior, covars_weight, empty):
     """Each feature's variance: the diagonal of the numerator, with hmmlearn's prior and its
     floor of 1e-5 on the denominator."""
-    denominator = np.maximum(np.asarray(covars_weight, dtype=np.float64) - 1.0, 0.0) + occupancies
-    diagonal = np.diagonal(numerator, axis1=1, axis2=2)
-    variances = (covars_prior + diagonal) / np.maximum(np.reshape(denominator, (-1, 1)), DIAGONAL_DENOMINATOR_FLOOR)
-    return variances, denominator < EMPTY_STATE_OCCUPANCY
+    n_states, n_features, _ = numerator.shape
+    variances = np.empty((n_states, n_features))
+    for k in range(n_states):
+        denominator = max(covars_weight[k] - 1.0, 0.0) + occupancies[k]
+        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
+        for d in range(n_features):
+            variances[k, d] = (covars_prior[k, d] + numerator[k, d, d]) / max(denominator, DIAGONAL_DENOMINATOR_FLOOR)
+    return variances
 
 
-def _covars_diag(occupancies, numerator, covars_prior, covars_weight):
+@njit(cache=True, nogil=True)
+def _covars_diag(occupancies, numerator, covars_prior, covars_weight, covars, empty):
     """Diagonal matrices of each feature's variance."""
-    variances, empty = _variances(occupancies, numerator, covars_prior, covars_weight)
-    return variances[:, :, None] * np.eye(numerator.shape[-1]), empty
+    variances = _variances(occupancies, numerator, covars_prior, covars_weight, empty)
+    covars[:] = 0.0
+    for k in range(numerator.shape[0]):
+        for d in range(numerator.shape[1]):
+            covars[k, d, d] = variances[k, d]
 
 
-def _covars_spherical(occupancies, numerator, covars_prior, covars_weight):
+@njit(cache=True, nogil=True)
+def _covars_spherical(occupancies, numerator, covars_prior, covars_weight, covars, empty):
     """c_k I, with c_k the mean of the state's variances over the features."""
-    variances, empty = _variances(occupancies, numerator, covars_prior, covars_weight)
-    return variances.mean(axis=1)[:, None, None] * np.eye(numerator.shape[-1]), empty
+    variances = _variances(occupancies, numerator, covars_prior, covars_weight, empty)
+    n_states, n_features = variances.shape
+    covars[:] = 0.0
+    for k in range(n_states):
+        total = 0.0
+        for d in range(n_features):
+            total += variances[k, d]
+        level = total / n_features
+        for d in range(n_features):
+            covars[k, d, d] = level
+
+
+@njit(cache=True, nogil=True)
+def _add_means_prior_term(numerator, means, means_prior, means_weight):
+    r"""The means prior's term of the covariance numerator, in place:
+    :math:`\tau_k (\mu_k - m_k)(\mu_k - m_k)^\top` (a state of weight 0 gets none)."""
+    n_states, n_features, _ = numerator.shape
+    for k in range(n_states):
+        if means_weight[k] != 0.0:
+            for d in range(n_features):
+                for e in range(n_features):
+                    offset = (means[k, d] - means_prior[k, d]) * (means[k, e] - means_prior[k, e])
+                    numerator[k, d, e] = numerator[k, d, e] + means_weight[k] * offset
+
+
+@njit(cache=True, nogil=True)
+def _ridge_or_previous(covars, empty, reg_covar, previous):
+    """``reg_covar`` added to the diagonal of every new matrix; an empty state's matrix is
+    ``previous``'s."""
+    n_states, n_features, _ = covars.shape
+    for k in range(n_states):
+        if empty[k]:
+            if previous is not None:
+                covars[k] = previous[k]
+        else:
+            for d in range(n_features):
+                covars[k, d, d] += reg_covar
 
 
 #: The covariance update of each type, from the occupancies and the numerator of the derivation's (41).
@@ -499,26 +614,26 @@ def update_covars(
         check_covariance_type(covariance_type)
         check_nonnegative(reg_covar, "reg_covar")
         means = check_means(means, gamma.shape[1], X.shape[1])
+        priors = check_priors(Priors(means_prior=means_prior, means_weight=means_weight, covars_prior=covars_prior,
+                                     covars_weight=covars_weight), *means.shape, covariance_type)
+        means_prior, means_weight, covars_prior, covars_weight = priors[2:]
+        previous = None if previous is None else check_broadcast(previous, "previous", means.shape + means.shape[1:])
         check_moments(moments, X, gamma.shape[1])
         occupancies = check_occupancies(occupancies, gamma)
     n_states, n_features = means.shape
     if moments is None:
-        scatter = np.empty((n_states, n_features, n_features))
-        _scatter_loop(X, gamma, means, scatter)
+        numerator = np.empty((n_states, n_features, n_features))
+        _scatter_loop(X, gamma, means, numerator)
     else:
-        scatter = _expected_scatter(moments, gamma, means)
-    numerator = scatter
-    if np.any(means_weight):  # the prior's term, means_weight (mu_k - m_k)(mu_k - m_k)^T
-        offset = means - means_prior
-        numerator = scatter + np.asarray(means_weight, dtype=np.float64).reshape(-1, 1, 1) * (
-            offset[:, :, None] * offset[:, None, :]
-        )
-    update = COVARIANCE_UPDATES[covariance_type]
+        numerator = _expected_scatter(moments, gamma, means)
+    _add_means_prior_term(numerator, means, means_prior, means_weight)
     occupancies = occupancy(gamma) if occupancies is None else occupancies
-    updated, empty = update(occupancies, numerator, covars_prior, covars_weight)
-    if reg_covar:
-        updated = updated + reg_covar * np.eye(n_features)
-    return _keep_previous(updated, previous, empty, "covariance")
+    covars, empty = np.empty_like(numerator), np.empty(n_states, dtype=np.bool_)
+    COVARIANCE_UPDATES[covariance_type](occupancies, numerator, covars_prior, covars_weight, covars, empty)
+    _ridge_or_previous(covars, empty, float(reg_covar), previous)
+    if previous is None:
+        _check_no_empty_state(empty, "covariance")
+    return covars
 
 
 def regularize_covars(covars, reg_covar: float) -> np.ndarray:

@@ -65,7 +65,9 @@ class EMOptions(NamedTuple):
     reg_covar: float = 0.0
     """``reg_covar * I`` added to every new covariance (0: the plain update)."""
     priors: Priors = Priors()
-    """The MAP priors (flat: maximum likelihood)."""
+    """The MAP priors (flat: maximum likelihood). A call with ``validate=False`` takes them as
+    the checks return them (``hmmcore.validation.check_options``): float64 arrays of the
+    shapes the M-step's compiled updates read."""
     update: str = "stmc"
     """The parameters updated, as hmmlearn's ``params`` letters: s(tart), t(ransitions),
     m(eans), c(ovariances); the others are kept as they are."""

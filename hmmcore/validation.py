@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, full_from_compact
+from .covariances import COVARIANCE_TYPES, compact_from_full, compact_shape, covars_prior_shape, full_from_compact
 from .missing import MissingPatterns, missing_patterns
 from .params import EMOptions, HMMParams, PredictiveMixture, Priors
 
@@ -562,38 +562,58 @@ def check_params(params, n_features: int | None = None, name: str = "params") ->
     )
 
 
-def check_priors(priors: Priors, n_components: int) -> Priors:
-    """Finite priors; ``startprob_prior`` and ``transmat_prior`` broadcast to (K,) and (K, K);
-    ``means_weight`` >= 0."""
+def check_broadcast(value, name: str, shape: tuple) -> np.ndarray:
+    """A finite number or array broadcast (numpy's rules) to ``shape``, as a new C-ordered
+    float64 array: the one form the M-step's compiled updates read."""
+    array = as_float_array(value, name)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be finite; got {value!r}.")
+    try:
+        return np.array(np.broadcast_to(array, shape), order="C")
+    except ValueError:
+        raise ValueError(
+            f"`{name}` must be a number or broadcast to shape {shape}; got shape {array.shape}."
+        ) from None
+
+
+def check_priors(priors: Priors, n_components: int, n_features: int, covariance_type: str) -> Priors:
+    """The priors, each broadcast to the shape its update reads (:func:`check_broadcast`):
+    (K,) and (K, K) for the Dirichlet concentrations, (K, D) for ``means_prior``, (K,) for the
+    weights, and for ``covars_prior`` the shape of the numerator it is added to
+    (``covars_prior_shape`` of ``hmmcore.covariances``). ``means_weight`` >= 0; for "tied",
+    ``covars_weight`` is the same for every state (one matrix pools every state's)."""
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be an hmmcore.Priors; got {type(priors).__name__}.")
-    shapes = {"startprob_prior": (n_components,), "transmat_prior": (n_components, n_components)}
-    for name, given in priors._asdict().items():
-        value = as_float_array(given, name)
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"`{name}` must be finite; got {given!r}.")
-        if name in shapes:
-            try:
-                np.broadcast_shapes(value.shape, shapes[name])
-            except ValueError:
-                raise ValueError(
-                    f"`{name}` must be a number or broadcast to shape {shapes[name]}; got shape "
-                    f"{value.shape}."
-                ) from None
-        if name == "means_weight" and np.any(value < 0):
-            raise ValueError(f"`means_weight` must be >= 0; got {given!r}.")
-    return priors
+    K, D = n_components, n_features
+    shapes = {
+        "startprob_prior": (K,),
+        "transmat_prior": (K, K),
+        "means_prior": (K, D),
+        "means_weight": (K,),
+        "covars_prior": covars_prior_shape(covariance_type, K, D),
+        "covars_weight": (K,),
+    }
+    checked = Priors(**{name: check_broadcast(getattr(priors, name), name, shape) for name, shape in shapes.items()})
+    if np.any(checked.means_weight < 0):
+        raise ValueError(f"`means_weight` must be >= 0; got {priors.means_weight!r}.")
+    if covariance_type == "tied" and np.any(checked.covars_weight != checked.covars_weight[0]):
+        raise ValueError(
+            "`covars_weight` for 'tied' must be one number, the same for every state (one matrix "
+            f"pools every state's); got {priors.covars_weight!r}."
+        )
+    return checked
 
 
-def check_options(options: EMOptions, n_components: int) -> EMOptions:
-    """The M-step's options (:class:`hmmcore.EMOptions`)."""
+def check_options(options: EMOptions, n_components: int, n_features: int) -> EMOptions:
+    """The M-step's options (:class:`hmmcore.EMOptions`), with the priors in the form the
+    M-step reads (:func:`check_priors`): the form every ``validate=False`` call must pass."""
     if not isinstance(options, EMOptions):
         raise TypeError(f"`options` must be an hmmcore.EMOptions; got {type(options).__name__}.")
     check_covariance_type(options.covariance_type)
     check_nonnegative(options.reg_covar, "reg_covar")
-    check_priors(options.priors, n_components)
     check_letters(options.update, "update")
-    return options
+    priors = check_priors(options.priors, n_components, n_features, options.covariance_type)
+    return options._replace(priors=priors)
 
 
 #: What the (K, D, D) matrices of each covariance type look like.
@@ -621,7 +641,7 @@ def check_em_inputs(X, lengths, params, options, name: str = "params", patterns=
     the missing values of ``X`` (``patterns``, if passed, must be ``X``'s own)."""
     X, lengths, found = check_data(X, lengths, fitting=True)
     params = check_params(params, X.shape[1], name)
-    options = check_options(options, len(params.startprob))
+    options = check_options(options, len(params.startprob), X.shape[1])
     return EMInputs(X, lengths, params, options, check_patterns(patterns, found))
 
 
@@ -663,9 +683,10 @@ def check_compact_covars(covars, covariance_type: str, n_components: int, name: 
     return covars
 
 
-def check_hyperparameters(hyper: dict) -> Priors:
+def check_hyperparameters(hyper: dict, n_features: int) -> Priors:
     """The constructor arguments of :class:`hmmcore.GaussianHMM` (``get_params()``), checked
-    once at ``fit`` as scikit-learn does; returns the priors."""
+    once at ``fit`` as scikit-learn does, for data of ``n_features`` features; returns the
+    priors as :func:`check_priors` does."""
     n_components = check_n_components(hyper["n_components"])
     check_covariance_type(hyper["covariance_type"])
     check_nonnegative(hyper["min_covar"], "min_covar")
@@ -680,7 +701,7 @@ def check_hyperparameters(hyper: dict) -> Priors:
     check_nonnegative(hyper["posthoc_reg_covar"], "posthoc_reg_covar")
     check_random_state(hyper["random_state"])
     priors = Priors(*(hyper[name] for name in Priors._fields))
-    return check_priors(priors, n_components)
+    return check_priors(priors, n_components, n_features, hyper["covariance_type"])
 
 
 # -- the fitted model's uncertainty and fit (chapter 12) -----------------------------------------
@@ -976,7 +997,7 @@ def check_walk_forward_inputs(X, refit_days, n_components, options, *, n_iter, t
     check_complete(X, "the walk forward")
     n_components = check_n_components(n_components)
     refit_days = check_refit_days(refit_days, X.shape[0], n_components)
-    options = check_options(options, n_components)
+    options = check_options(options, n_components, X.shape[1])
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 0:
         raise ValueError(f"`check_every` must be an integer >= 0 (0: no restart checks); got {check_every!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -143,6 +143,14 @@ def test_parallel_restarts_equal_separate_runs_bit_for_bit(rng):
                 np.testing.assert_array_equal(ours, theirs)
 
 
+def test_restarts_of_different_models_are_refused(rng):
+    """Restarts share the options, whose priors are checked for one number of states."""
+    X = simulated(rng, n_steps=200)
+    starts = [hmmcore.initial_params(X, 3, rng), hmmcore.initial_params(X, 2, rng)]
+    with pytest.raises(ValueError, match=r"`starts\[1\]` has 2 states and `starts\[0\]` 3"):
+        hmmcore.fit_em_restarts(X, starts, n_iter=2)
+
+
 def test_two_python_threads_fitting_at_once(rng):
     """Two user threads, each running parallel restarts, at the same time: no crash (numba's
     parallel threading layer is not used) and the results of running them one after the other."""

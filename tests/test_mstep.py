@@ -204,6 +204,44 @@ def test_priors_enter_as_pseudo_counts(rng):
     )
 
 
+def test_a_weight_per_state_weighs_that_state_only(rng):
+    """Prior weights given per state, shape (K,), written out state by state: state k's mean
+    and covariance take tau_k and nu_k, and no other state's (K = 3 states, D = 2 features)."""
+    X, post, _ = posterior_stats(rng, n_features=2)
+    gamma, occupancy = post.gamma, post.gamma.sum(axis=0)
+    prior_mean, weight, psi, nu = rng.normal(size=(3, 2)), np.array([1.0, 4.0, 9.0]), 0.5, np.array([4.0, 6.0, 9.0])
+    means = hmmcore.update_means(X, gamma, means_prior=prior_mean, means_weight=weight)
+    for k in range(3):
+        expected = (weight[k] * prior_mean[k] + gamma[:, k] @ X) / (weight[k] + occupancy[k])
+        np.testing.assert_allclose(means[k], expected, rtol=1e-13)
+    covars = hmmcore.update_covars(X, gamma, means, covars_prior=psi, covars_weight=nu,
+                                   means_prior=prior_mean, means_weight=weight)
+    scatter = literal_scatter(X, gamma, means)
+    for k in range(3):
+        offset = means[k] - prior_mean[k]
+        expected = (psi + scatter[k] + weight[k] * np.outer(offset, offset)) / (nu[k] - 2 + occupancy[k])
+        np.testing.assert_allclose(covars[k], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "covariance_type, priors, message",
+    [
+        ("full", {"means_prior": np.zeros(5)}, r"`means_prior` must be a number or broadcast to shape \(3, 2\)"),
+        ("full", {"means_weight": [1.0, 2.0]}, r"`means_weight` must be a number or broadcast to shape \(3,\)"),
+        ("diag", {"covars_prior": np.ones((3, 3))}, r"`covars_prior` must be a number or broadcast to shape \(3, 2\)"),
+        ("tied", {"covars_weight": [3.0, 4.0, 5.0]}, "`covars_weight` for 'tied' must be one number"),
+        ("full", {"startprob_prior": np.inf}, "`startprob_prior` must be finite"),
+    ],
+)
+def test_priors_of_the_wrong_shape_are_named(rng, covariance_type, priors, message):
+    X, _, params = posterior_stats(rng)
+    options = hmmcore.EMOptions(covariance_type, priors=hmmcore.Priors(**priors))
+    with pytest.raises(ValueError, match=message):
+        hmmcore.fit_em(X, hmmcore.HMMParams(*params), options=options, n_iter=2)
+    with pytest.raises(ValueError, match=message):
+        hmmcore.GaussianHMM(3, covariance_type, **priors).fit(X)
+
+
 def test_regularisation_inside_and_after_the_m_step(rng):
     X, post, _ = posterior_stats(rng)
     means = hmmcore.update_means(X, post.gamma)
