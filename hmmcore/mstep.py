@@ -1,7 +1,9 @@
 """The M-step: one function per update equation of the book.
 
 Each function computes its equation literally from the E-step's gamma (and the summed xi):
-the weighted sums over t are compiled loops. With their default arguments the functions are
+the weighted sums over t, and the arithmetic after them, are compiled loops, which read every
+prior at the shape of the term it enters (the checks broadcast each prior once; a call with
+``validate=False`` passes them so). With their default arguments the functions are
 the maximum-likelihood updates of chapters 5 and 6. Their prior arguments give the MAP
 updates of chapter 11, with hmmlearn's names and hmmlearn's exact arithmetic:
 
@@ -137,6 +139,27 @@ def update_startprob(gamma, lengths=None, startprob_prior=1.0, previous=None, *,
     return startprob
 
 
+@njit(cache=True, nogil=True)
+def _transmat_loop(xi_sum, prior, previous):
+    r""":eq:`seed-27` with the Dirichlet prior: each row's counts over their total; a row with
+    no expected departures (``empty``) keeps ``previous``."""
+    n_states = xi_sum.shape[0]
+    transmat = np.empty((n_states, n_states))
+    empty = np.zeros(n_states, dtype=np.bool_)
+    for i in range(n_states):
+        total = 0.0
+        for j in range(n_states):
+            transmat[i, j] = _dirichlet_count(prior[i, j], xi_sum[i, j], 1.0 if previous is None else previous[i, j])
+            total += transmat[i, j]
+        empty[i] = total < EMPTY_STATE_OCCUPANCY
+        for j in range(n_states):
+            if not empty[i]:
+                transmat[i, j] /= total
+            elif previous is not None:
+                transmat[i, j] = previous[i, j]
+    return transmat, empty
+
+
 def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True):
     r"""The update of A, :eq:`seed-27`: :math:`\hat A_{ij} = \sum_t \xi_t(i,j) / \sum_t \gamma_t(i)`.
 
@@ -174,27 +197,6 @@ def update_transmat(xi_sum, previous=None, transmat_prior=1.0, *, validate=True)
     if previous is None:
         _check_no_empty_state(empty, "transition row")
     return transmat
-
-
-@njit(cache=True, nogil=True)
-def _transmat_loop(xi_sum, prior, previous):
-    r""":eq:`seed-27` with the Dirichlet prior: each row's counts over their total; a row with
-    no expected departures (``empty``) keeps ``previous``."""
-    n_states = xi_sum.shape[0]
-    transmat = np.empty((n_states, n_states))
-    empty = np.zeros(n_states, dtype=np.bool_)
-    for i in range(n_states):
-        total = 0.0
-        for j in range(n_states):
-            transmat[i, j] = _dirichlet_count(prior[i, j], xi_sum[i, j], 1.0 if previous is None else previous[i, j])
-            total += transmat[i, j]
-        empty[i] = total < EMPTY_STATE_OCCUPANCY
-        for j in range(n_states):
-            if not empty[i]:
-                transmat[i, j] /= total
-            elif previous is not None:
-                transmat[i, j] = previous[i, j]
-    return transmat, empty
 
 
 @njit(cache=True, nogil=True)
@@ -345,6 +347,25 @@ def _checked_gamma(X, gamma):
     return X, check_posteriors(gamma, X.shape[0])
 
 
+@njit(cache=True, nogil=True)
+def _means_loop(first, occupancies, means_prior, means_weight, previous):
+    r""":eq:`map-means-update` from the weighted sums ``first``: :math:`(\tau_k m_k + \sum_t
+    \gamma_t(k) x_t) / (\tau_k + N_k)`; a state with no occupancy (``empty``) keeps
+    ``previous``."""
+    n_states, n_features = first.shape
+    means = np.empty((n_states, n_features))
+    empty = np.zeros(n_states, dtype=np.bool_)
+    for k in range(n_states):
+        denominator = means_weight[k] + occupancies[k]
+        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
+        for d in range(n_features):
+            if not empty[k]:
+                means[k, d] = (means_weight[k] * means_prior[k, d] + first[k, d]) / denominator
+            elif previous is not None:
+                means[k, d] = previous[k, d]
+    return means, empty
+
+
 def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, moments=None, occupancies=None,
                  validate=True):
     r"""The update of the means, :eq:`seed-35`: :math:`\hat\mu_k = \sum_t \gamma_t(k)\, x_t / \sum_t \gamma_t(k)`.
@@ -408,25 +429,6 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     if previous is None:
         _check_no_empty_state(empty, "mean")
     return means
-
-
-@njit(cache=True, nogil=True)
-def _means_loop(first, occupancies, means_prior, means_weight, previous):
-    r""":eq:`map-means-update` from the weighted sums ``first``: :math:`(\tau_k m_k + \sum_t
-    \gamma_t(k) x_t) / (\tau_k + N_k)`; a state with no occupancy (``empty``) keeps
-    ``previous``."""
-    n_states, n_features = first.shape
-    means = np.empty((n_states, n_features))
-    empty = np.zeros(n_states, dtype=np.bool_)
-    for k in range(n_states):
-        denominator = means_weight[k] + occupancies[k]
-        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
-        for d in range(n_features):
-            if not empty[k]:
-                means[k, d] = (means_weight[k] * means_prior[k, d] + first[k, d]) / denominator
-            elif previous is not None:
-                means[k, d] = previous[k, d]
-    return means, empty
 
 
 @njit(cache=True, nogil=True)
@@ -526,7 +528,8 @@ def _ridge_or_previous(covars, empty, reg_covar, previous):
                 covars[k, d, d] += reg_covar
 
 
-#: The covariance update of each type, from the occupancies and the numerator of the derivation's (41).
+#: The covariance update of each type, from the occupancies and the numerator of the derivation's (41),
+#: written into `covars` (K full matrices) and `empty` (the states it leaves empty).
 COVARIANCE_UPDATES = {
     "full": _covars_full,
     "diag": _covars_diag,
