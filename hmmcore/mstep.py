@@ -384,7 +384,8 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     previous : array_like, shape (K, D), optional
         The current means, kept for a state with zero occupancy (an error without them).
     means_prior, means_weight : float or array_like
-        hmmlearn's normal prior (weight 0: flat, the maximum-likelihood update).
+        hmmlearn's normal prior (weight 0: flat, the maximum-likelihood update), broadcast to
+        (K, D) and (K,): a weight per state weighs that state's mean.
     moments : ConditionalMoments, optional
         :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
         ``X`` has missing values (None: every value is observed).
@@ -582,7 +583,10 @@ def update_covars(
     covars_prior, covars_weight, means_prior, means_weight : float or array_like
         hmmlearn's priors (chapter 11): the numerator gains ``covars_prior + means_weight
         (mu_k - means_prior)(mu_k - means_prior)^T`` and the denominator ``max(covars_weight - D,
-        0)`` (full, tied) or ``max(covars_weight - 1, 0)`` (diag, spherical).
+        0)`` (full, tied) or ``max(covars_weight - 1, 0)`` (diag, spherical). ``covars_prior``
+        is broadcast to the shape of the numerator it is added to ((K, D, D) full, (D, D)
+        tied, (K, D) diag and spherical), the rest to (K, D) and (K,); for "tied",
+        ``covars_weight`` is one number.
     moments : ConditionalMoments, optional
         :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
         ``X`` has missing values (None: every value is observed).
