@@ -584,9 +584,9 @@ def update_covars(
         hmmlearn's priors (chapter 11): the numerator gains ``covars_prior + means_weight
         (mu_k - means_prior)(mu_k - means_prior)^T`` and the denominator ``max(covars_weight - D,
         0)`` (full, tied) or ``max(covars_weight - 1, 0)`` (diag, spherical). ``covars_prior``
-        is broadcast to the shape of the numerator it is added to ((K, D, D) full, (D, D)
-        tied, (K, D) diag and spherical), the rest to (K, D) and (K,); for "tied",
-        ``covars_weight`` is one number.
+        is broadcast to the shape of the numerator it is added to: (K, D, D) full, (D, D)
+        tied, (K, D) diag and spherical; ``means_prior`` to (K, D), the weights to (K,) (for
+        "tied", ``covars_weight`` is one number).
     moments : ConditionalMoments, optional
         :func:`hmmcore.conditional_moments` of ``X`` at the E-step's parameters: required when
         ``X`` has missing values (None: every value is observed).
