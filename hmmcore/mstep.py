@@ -453,14 +453,17 @@ def _covars_tied(occupancies, numerator, covars_prior, covars_weight, covars, em
     for k in range(n_states):
         pooled_occupancy += occupancies[k]
     denominator = max(covars_weight[0] - n_features, 0.0) + pooled_occupancy
-    empty[:] = denominator < EMPTY_STATE_OCCUPANCY
+    for k in range(n_states):
+        empty[k] = denominator < EMPTY_STATE_OCCUPANCY
     if not empty[0]:
         for d in range(n_features):
             for e in range(n_features):
                 pooled = 0.0
                 for k in range(n_states):
                     pooled += numerator[k, d, e]
-                covars[:, d, e] = (covars_prior[d, e] + pooled) / denominator
+                value = (covars_prior[d, e] + pooled) / denominator
+                for k in range(n_states):
+                    covars[k, d, e] = value
 
 
 @njit(cache=True, nogil=True)
@@ -481,10 +484,11 @@ def _variances(occupancies, numerator, covars_prior, covars_weight, empty):
 def _covars_diag(occupancies, numerator, covars_prior, covars_weight, covars, empty):
     """Diagonal matrices of each feature's variance."""
     variances = _variances(occupancies, numerator, covars_prior, covars_weight, empty)
-    covars[:] = 0.0
-    for k in range(numerator.shape[0]):
-        for d in range(numerator.shape[1]):
-            covars[k, d, d] = variances[k, d]
+    n_states, n_features = variances.shape
+    for k in range(n_states):
+        for d in range(n_features):
+            for e in range(n_features):
+                covars[k, d, e] = variances[k, d] if d == e else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -492,14 +496,14 @@ def _covars_spherical(occupancies, numerator, covars_prior, covars_weight, covar
     """c_k I, with c_k the mean of the state's variances over the features."""
     variances = _variances(occupancies, numerator, covars_prior, covars_weight, empty)
     n_states, n_features = variances.shape
-    covars[:] = 0.0
     for k in range(n_states):
         total = 0.0
         for d in range(n_features):
             total += variances[k, d]
         level = total / n_features
         for d in range(n_features):
-            covars[k, d, d] = level
+            for e in range(n_features):
+                covars[k, d, e] = level if d == e else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -521,12 +525,12 @@ def _ridge_or_previous(covars, empty, reg_covar, previous):
     ``previous``'s."""
     n_states, n_features, _ = covars.shape
     for k in range(n_states):
-        if empty[k]:
-            if previous is not None:
-                covars[k] = previous[k]
-        else:
-            for d in range(n_features):
+        for d in range(n_features):
+            if not empty[k]:
                 covars[k, d, d] += reg_covar
+            elif previous is not None:
+                for e in range(n_features):
+                    covars[k, d, e] = previous[k, d, e]
 
 
 #: The covariance update of each type, from the occupancies and the numerator of the derivation's (41),
