@@ -245,22 +245,30 @@ def _weighted_sums_loop(X, gamma, first):
 @njit(cache=True, nogil=True)
 def _scatter_loop(X, gamma, means, scatter):
     r"""The numerator of the derivation's (41), the scatter about the given means, entry by entry:
-    :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})`. Entries e and e + 1
-    of row d share a pass over t, each sum in the order of t: two independent sums side by
-    side (partial sums as in :func:`_occupancy_loop` measured no faster here)."""
+    :math:`\sum_t \gamma_t(k)\,(x_{td} - \mu_{kd})(x_{te} - \mu_{ke})` for the D(D + 1)/2
+    entries e <= d, numbered row by row (the others by symmetry). Two entries share a pass
+    over t (with an odd count the last pass computes one twice), each sum in the order of t,
+    so that the processor adds two independent sums side by side (partial sums as in
+    :func:`_occupancy_loop` measured no faster here)."""
     n_steps, n_features = X.shape
     n_states = gamma.shape[1]
+    n_entries = n_features * (n_features + 1) // 2
+    rows, columns = np.empty(n_entries, np.int64), np.empty(n_entries, np.int64)
+    entry = 0
+    for d in range(n_features):
+        for e in range(d + 1):
+            rows[entry], columns[entry] = d, e
+            entry += 1
     for k in range(n_states):
-        for d in range(n_features):
-            for e in range(0, d + 1, 2):
-                other = min(e + 1, d)
-                total, other_total = 0.0, 0.0
-                for t in range(n_steps):
-                    weight = gamma[t, k] * (X[t, d] - means[k, d])
-                    total += weight * (X[t, e] - means[k, e])
-                    other_total += weight * (X[t, other] - means[k, other])
-                scatter[k, d, e] = scatter[k, e, d] = total
-                scatter[k, d, other] = scatter[k, other, d] = other_total
+        for entry in range(0, n_entries, 2):
+            other = min(entry + 1, n_entries - 1)
+            d1, e1, d2, e2 = rows[entry], columns[entry], rows[other], columns[other]
+            total, other_total = 0.0, 0.0
+            for t in range(n_steps):
+                total += gamma[t, k] * (X[t, d1] - means[k, d1]) * (X[t, e1] - means[k, e1])
+                other_total += gamma[t, k] * (X[t, d2] - means[k, d2]) * (X[t, e2] - means[k, e2])
+            scatter[k, d1, e1] = scatter[k, e1, d1] = total
+            scatter[k, d2, e2] = scatter[k, e2, d2] = other_total
 
 
 @njit(cache=True, nogil=True)
