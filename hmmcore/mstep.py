@@ -44,6 +44,7 @@ from .validation import (
     check_covariance_type,
     check_lengths,
     check_means,
+    check_means_prior,
     check_moments,
     check_nonnegative,
     check_observations,
@@ -422,9 +423,7 @@ def update_means(X, gamma, previous=None, means_prior=0.0, means_weight=0.0, *, 
     if validate:
         X, gamma = _checked_gamma(X, gamma)
         n_states, n_features = gamma.shape[1], X.shape[1]
-        means_prior = check_broadcast(means_prior, "means_prior", (n_states, n_features))
-        means_weight = check_broadcast(means_weight, "means_weight", (n_states,))
-        check_nonnegative(np.min(means_weight), "means_weight")
+        means_prior, means_weight = check_means_prior(means_prior, means_weight, n_states, n_features)
         previous = None if previous is None else check_broadcast(previous, "previous", (n_states, n_features))
         check_moments(moments, X, gamma.shape[1])
         occupancies = check_occupancies(occupancies, gamma)
@@ -524,7 +523,7 @@ def _add_means_prior_term(numerator, means, means_prior, means_weight):
             for d in range(n_features):
                 for e in range(n_features):
                     offset = (means[k, d] - means_prior[k, d]) * (means[k, e] - means_prior[k, e])
-                    numerator[k, d, e] = numerator[k, d, e] + means_weight[k] * offset
+                    numerator[k, d, e] += means_weight[k] * offset
 
 
 @njit(cache=True, nogil=True)

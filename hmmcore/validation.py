@@ -576,6 +576,16 @@ def check_broadcast(value, name: str, shape: tuple) -> np.ndarray:
         ) from None
 
 
+def check_means_prior(means_prior, means_weight, n_components: int, n_features: int) -> tuple:
+    """The means' normal prior: ``means_prior`` broadcast to (K, D), ``means_weight`` to (K,)
+    and >= 0 (:func:`check_broadcast`)."""
+    means_prior = check_broadcast(means_prior, "means_prior", (n_components, n_features))
+    checked_weight = check_broadcast(means_weight, "means_weight", (n_components,))
+    if np.any(checked_weight < 0):
+        raise ValueError(f"`means_weight` must be >= 0; got {means_weight!r}.")
+    return means_prior, checked_weight
+
+
 def check_priors(priors: Priors, n_components: int, n_features: int, covariance_type: str) -> Priors:
     """The priors, each broadcast to the shape its update reads (:func:`check_broadcast`):
     (K,) and (K, K) for the Dirichlet concentrations, (K, D) for ``means_prior``, (K,) for the
@@ -585,17 +595,13 @@ def check_priors(priors: Priors, n_components: int, n_features: int, covariance_
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be an hmmcore.Priors; got {type(priors).__name__}.")
     K, D = n_components, n_features
-    shapes = {
-        "startprob_prior": (K,),
-        "transmat_prior": (K, K),
-        "means_prior": (K, D),
-        "means_weight": (K,),
-        "covars_prior": covars_prior_shape(covariance_type, K, D),
-        "covars_weight": (K,),
-    }
-    checked = Priors(**{name: check_broadcast(getattr(priors, name), name, shape) for name, shape in shapes.items()})
-    if np.any(checked.means_weight < 0):
-        raise ValueError(f"`means_weight` must be >= 0; got {priors.means_weight!r}.")
+    checked = Priors(
+        check_broadcast(priors.startprob_prior, "startprob_prior", (K,)),
+        check_broadcast(priors.transmat_prior, "transmat_prior", (K, K)),
+        *check_means_prior(priors.means_prior, priors.means_weight, K, D),
+        check_broadcast(priors.covars_prior, "covars_prior", covars_prior_shape(covariance_type, K, D)),
+        check_broadcast(priors.covars_weight, "covars_weight", (K,)),
+    )
     if covariance_type == "tied" and np.any(checked.covars_weight != checked.covars_weight[0]):
         raise ValueError(
             "`covars_weight` for 'tied' must be one number, the same for every state (one matrix "
