@@ -13,8 +13,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scipy import integrate
-
 from .validation import check_covars, check_hmm_sequence, check_means, check_observations
 
 #: Refuse to enumerate more paths than this (K^T grows fast).
@@ -158,7 +156,10 @@ def _integrate_row(x, mean, covar, rtol):
 
 
 def _integral(function, low, high, rtol, atol, missing):
-    result = integrate.cubature(function, low, high, rtol=rtol, atol=atol)
+    # imported on use: scipy.integrate imports scipy.optimize, which would add 0.1 s to `import hmmcore`
+    from scipy.integrate import cubature
+
+    result = cubature(function, low, high, rtol=rtol, atol=atol)
     if result.status != "converged":
         raise RuntimeError(f"the integral over the missing coordinates {missing.tolist()} did not converge")
     return result.estimate

@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from scipy.optimize.elementwise import find_root
 from scipy.special import logsumexp, ndtr, ndtri
 
 from .emissions import gaussian_log_density
@@ -565,6 +564,9 @@ def mixture_quantile(mixture: PredictiveMixture, level, feature: int = 0) -> np.
     quantiles = np.where(at_low >= 0.0, low, high)
     inside = (at_low < 0.0) & (at_high > 0.0)
     if np.any(inside):
+        # imported on use: scipy.optimize would add 0.1 s to `import hmmcore`
+        from scipy.optimize.elementwise import find_root
+
         root = find_root(excess, (low[inside], high[inside]),
                          args=tuple(argument[inside] for argument in arguments))
         if not np.all(root.success):  # pragma: no cover - a valid bracket always converges

@@ -13,8 +13,6 @@ import copy
 
 import numpy as np
 
-from scipy.optimize import linear_sum_assignment
-
 from .params import HMMParams
 from .validation import check_comparable_params, check_permutation
 
@@ -133,5 +131,8 @@ def align_states(params_or_model, reference) -> np.ndarray:
     cost = np.array([[bhattacharyya_distance(reference.means[i], reference.covars[i], params.means[j],
                                              params.covars[j]) for j in range(n_states)]
                      for i in range(n_states)])
+    # imported on use: scipy.optimize would add 0.1 s to `import hmmcore`
+    from scipy.optimize import linear_sum_assignment
+
     _, order = linear_sum_assignment(cost)
     return order.astype(np.intp)
