@@ -488,14 +488,19 @@ def _variances(occupancies, numerator, covars_prior, covars_weight, empty):
 
 
 @njit(cache=True, nogil=True)
-def _covars_diag(occupancies, numerator, covars_prior, covars_weight, covars, empty):
-    """Diagonal matrices of each feature's variance."""
-    variances = _variances(occupancies, numerator, covars_prior, covars_weight, empty)
+def _diagonal_matrices(variances, covars):
+    """``covars[k]`` = the diagonal matrix of ``variances[k]``."""
     n_states, n_features = variances.shape
     for k in range(n_states):
         for d in range(n_features):
             for e in range(n_features):
                 covars[k, d, e] = variances[k, d] if d == e else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _covars_diag(occupancies, numerator, covars_prior, covars_weight, covars, empty):
+    """Diagonal matrices of each feature's variance."""
+    _diagonal_matrices(_variances(occupancies, numerator, covars_prior, covars_weight, empty), covars)
 
 
 @njit(cache=True, nogil=True)
@@ -509,8 +514,8 @@ def _covars_spherical(occupancies, numerator, covars_prior, covars_weight, covar
             total += variances[k, d]
         level = total / n_features
         for d in range(n_features):
-            for e in range(n_features):
-                covars[k, d, e] = level if d == e else 0.0
+            variances[k, d] = level
+    _diagonal_matrices(variances, covars)
 
 
 @njit(cache=True, nogil=True)
@@ -634,7 +639,8 @@ def update_covars(
         means = check_means(means, gamma.shape[1], X.shape[1])
         priors = check_priors(Priors(means_prior=means_prior, means_weight=means_weight, covars_prior=covars_prior,
                                      covars_weight=covars_weight), *means.shape, covariance_type)
-        means_prior, means_weight, covars_prior, covars_weight = priors[2:]
+        means_prior, means_weight = priors.means_prior, priors.means_weight
+        covars_prior, covars_weight = priors.covars_prior, priors.covars_weight
         previous = None if previous is None else check_broadcast(previous, "previous", means.shape + means.shape[1:])
         check_moments(moments, X, gamma.shape[1])
         occupancies = check_occupancies(occupancies, gamma)
